@@ -1,0 +1,84 @@
+"""The one typed settings object of a callvault node.
+
+Values come from the documented defaults, then an optional TOML file
+(``CALLVAULT_CONFIG`` or ``--config``), then ``CALLVAULT_<NAME>`` environment
+variables, then command-line flags; they are validated at start-up so a bad
+value stops the node with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of one node; every field documents its default."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLVAULT_", extra="forbid")
+
+    sip_host: str = Field("0.0.0.0", description="Address SIP listens on (UDP and TCP).")
+    sip_port: int = Field(5060, ge=0, le=65535, description="SIP port (UDP and TCP).")
+    public_address: str | None = Field(
+        None, description="Address put in Contact/SDP; default: the address facing the peer."
+    )
+    http_host: str = Field("127.0.0.1", description="Address of the panel and REST API.")
+    http_port: int = Field(8080, ge=0, le=65535, description="Port of the panel and REST API.")
+    data_dir: Path = Field(Path("data"), description="Database, recordings, traces.")
+    rtp_port_min: int = Field(20000, ge=1024, le=65534, description="Lowest RTP port.")
+    rtp_port_max: int = Field(29999, ge=1025, le=65535, description="Highest RTP port.")
+    rtp_timeout_s: float = Field(
+        30.0, gt=0, description="Hang up a call when no RTP arrives for this long (not on hold)."
+    )
+    max_call_duration_s: float = Field(
+        4 * 3600, gt=0, description="Hard limit on one call's length."
+    )
+    demo_bridge_uri: str | None = Field(
+        None, description="SIP URI that demo number 103 bridges to."
+    )
+    language: str = Field("en", description="Language of the demo prompts: en or pl.")
+    user_agent: str = Field("callvault", description="User-Agent / Server header value.")
+    use_uvloop: bool = Field(True, description="Use uvloop when it is installed.")
+    log_level: str = Field("INFO", description="Logging level.")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in ("en", "pl"):
+            raise ValueError("language must be 'en' or 'pl'")
+        return value
+
+    @model_validator(mode="after")
+    def _port_range(self) -> Settings:
+        if self.rtp_port_max - self.rtp_port_min < 1:
+            raise ValueError("rtp_port_max must be above rtp_port_min")
+        return self
+
+    @property
+    def traces_dir(self) -> Path:
+        """Where per-call traces are written."""
+        return self.data_dir / "traces"
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    """Parse ``"30000-30999"`` into a (low, high) pair."""
+    low, sep, high = text.partition("-")
+    if not sep or not low.isdigit() or not high.isdigit():
+        raise ValueError(f"invalid port range {text!r}: expected LOW-HIGH, e.g. 20000-29999")
+    return int(low), int(high)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from defaults, a TOML file, the environment and overrides."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        with config_file.open("rb") as fh:
+            file_values = tomllib.load(fh)
+    env_settings = Settings()
+    merged = {**file_values, **env_settings.model_dump(exclude_unset=True)}
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**merged)

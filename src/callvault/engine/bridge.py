@@ -1,0 +1,78 @@
+"""Bridging two legs: RTP relay with SSRC/sequence/timestamp rewriting (RFC 3550 §7).
+
+Each leg keeps its own SSRC, sequence and timestamp space towards its peer:
+a payload from leg A leaves leg B's socket stamped with B's counters, so each
+peer sees one continuous stream even across re-INVITEs and prompt playback.
+Codecs are translated (via linear PCM) only when the two legs differ, and
+RFC 4733 telephone-events are passed through with the payload type the other
+side negotiated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from callvault.engine.leg import Leg
+from callvault.engine.media_stream import MediaStream
+from callvault.media.g711 import Codec
+from callvault.media.rtp import RtpPacket
+
+
+class Bridge:
+    """Relays audio and DTMF between two answered (or early) legs."""
+
+    def __init__(self, a: Leg, b: Leg) -> None:
+        assert a.media is not None and b.media is not None
+        self.a = a
+        self.b = b
+        self._streams = (a.media, b.media)
+        self.relayed = 0
+
+    def _other(self, stream: MediaStream) -> MediaStream:
+        first, second = self._streams
+        return second if stream is first else first
+
+    def on_audio(self, stream: MediaStream, payload: bytes, codec: Codec) -> None:
+        """Forward one payload to the other leg (translating the codec if needed)."""
+        other = self._other(stream)
+        out_codec = other.codec
+        if out_codec is None:
+            return
+        if out_codec.name != codec.name:
+            payload = out_codec.encode(codec.decode(payload))
+        other.send_payload(payload)
+        self.relayed += 1
+
+    def on_dtmf_packet(self, stream: MediaStream, packet: RtpPacket) -> None:
+        """Pass a telephone-event packet through (RFC 4733 §2.3)."""
+        self._other(stream).relay_dtmf(packet)
+
+    def start(self) -> None:
+        """Stop whatever the legs were playing and start relaying."""
+        for stream in self._streams:
+            stream.stop_source()
+            if self not in stream.consumers:
+                stream.consumers.append(self)
+        self.a.trace("media", "bridged")
+        self.b.trace("media", "bridged")
+
+    def stop(self) -> None:
+        """Stop relaying."""
+        for stream in self._streams:
+            if self in stream.consumers:
+                stream.consumers.remove(self)
+
+    async def run(self) -> Leg:
+        """Relay until either leg ends; return the leg that ended first."""
+        self.start()
+        waits = {
+            asyncio.ensure_future(self.a.ended.wait()): self.a,
+            asyncio.ensure_future(self.b.ended.wait()): self.b,
+        }
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in waits:
+                fut.cancel()
+            self.stop()
+        return waits[next(iter(done))]

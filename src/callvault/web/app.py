@@ -1,0 +1,50 @@
+"""The HTTP side of a node: health and live calls (the panel and REST API grow here).
+
+An ASGI app (FastAPI) served by uvicorn inside the node's event loop, so it
+reads the engine's state directly without locks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+
+from callvault import __version__
+from callvault.engine.engine import Engine
+
+
+def create_app(engine: Engine) -> FastAPI:
+    """Build the ASGI app over a running engine."""
+    app = FastAPI(
+        title="callvault",
+        version=__version__,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "live_calls": len(engine.calls),
+            "sip": f"{engine.stack.listen[0]}:{engine.stack.listen[1]}",
+        }
+
+    @app.get("/api/v1/calls/live")
+    async def live_calls() -> list[dict[str, Any]]:
+        return [call.summary() for call in engine.calls.values()]
+
+    @app.get("/api/v1/calls/{call_id}/trace")
+    async def call_trace(call_id: str) -> list[dict[str, Any]]:
+        call = engine.calls.get(call_id)
+        if call is not None:
+            return call.trace.events
+        path = engine.settings.traces_dir / f"{call_id}.jsonl"
+        if not call_id.startswith("c-") or "/" in call_id or not path.exists():
+            raise HTTPException(404, f"no trace for call {call_id}")
+        import json
+
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    return app
