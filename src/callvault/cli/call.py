@@ -49,7 +49,9 @@ async def place_call(
     except SipParseError as exc:
         print(f"callvault call: {exc}", file=sys.stderr)
         return 2
-    settings = Settings(sip_host="127.0.0.1" if target.host in ("127.0.0.1", "localhost") else "0.0.0.0", sip_port=0)
+    settings = Settings(
+        sip_host="127.0.0.1" if target.host in ("127.0.0.1", "localhost") else "0.0.0.0", sip_port=0
+    )
     engine = Engine(settings)
     await engine.start()
     call = Call(from_user=from_user, to_user=target.user or "", traces_dir=None)

@@ -41,7 +41,7 @@ async def run_node(settings: Settings) -> int:
         lifespan="off",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     http_task = asyncio.create_task(server.serve())
     while not server.started:
         if http_task.done():

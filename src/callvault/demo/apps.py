@@ -51,6 +51,7 @@ async def echo(call: Call) -> None:
     await leg.answer()
     await leg.play_prompts(["echo"])
     assert leg.media is not None
+    leg.media.stop_idle_silence()
     leg.media.echo = True
     await leg.ended.wait()
 

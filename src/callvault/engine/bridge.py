@@ -50,6 +50,7 @@ class Bridge:
     def start(self) -> None:
         """Stop whatever the legs were playing and start relaying."""
         for stream in self._streams:
+            stream.stop_idle_silence()
             stream.stop_source()
             if self not in stream.consumers:
                 stream.consumers.append(self)
@@ -61,6 +62,7 @@ class Bridge:
         for stream in self._streams:
             if self in stream.consumers:
                 stream.consumers.remove(self)
+                stream.start_idle_silence()
 
     async def run(self) -> Leg:
         """Relay until either leg ends; return the leg that ended first."""

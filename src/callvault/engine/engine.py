@@ -19,7 +19,7 @@ from callvault.config import Settings
 from callvault.engine.call import Call
 from callvault.engine.leg import Leg, LegEnded, LegState
 from callvault.engine.media_stream import MediaStream, PortPool
-from callvault.engine.outbound import OutboundMixin
+from callvault.engine.outbound import Dialer
 from callvault.engine.pacer import Pacer
 from callvault.engine.sip_stack import SipStack
 from callvault.engine.sources import EncodedPrompt, PromptCache
@@ -31,7 +31,6 @@ from callvault.sdp import (
     build_offer,
     negotiate,
     parse_answer,
-    new_session_id,
 )
 from callvault.sdp import parse as parse_sdp
 from callvault.sip.headers import NameAddress
@@ -49,7 +48,7 @@ PromptResolver = Callable[[str], Path]
 _KNOWN_UNSUPPORTED = {"REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK"}
 
 
-class Engine(OutboundMixin):
+class Engine:
     """Owns the SIP stack, the media clock and every live call."""
 
     ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
@@ -76,6 +75,11 @@ class Engine(OutboundMixin):
         self._by_sip_call_id: dict[str, Call] = {}
         self._housekeeping: asyncio.Task[None] | None = None
         self.accepting = True
+        self.dialer = Dialer(self)
+        self.dial = self.dialer.dial
+        self.cancel_outbound = self.dialer.cancel_outbound
+        self.send_bye = self.dialer.send_bye
+        self.resend_ack = self.dialer.resend_ack
 
     # -- lifecycle ----------------------------------------------------------
     async def start(self) -> Address:
@@ -156,7 +160,9 @@ class Engine(OutboundMixin):
             self.ports.release(leg.media.local_port)
 
     def start_silence(self, leg: Leg) -> None:
-        """Nothing to do: legs send only while a source plays (no comfort noise)."""
+        """Answered legs send silence when nothing plays (NAT bindings, peers' RTP timers)."""
+        if leg.media is not None:
+            leg.media.start_idle_silence()
 
     def sdp_for_inbound(self, leg: Leg) -> bytes:
         """Our SDP answer (or offer, for an INVITE without SDP) for ``leg``."""
@@ -164,7 +170,10 @@ class Engine(OutboundMixin):
         address = self.stack.local_host_for(leg.peer[0])
         if leg.remote_offer is None:
             leg.local_offer = build_offer(
-                address, leg.media.local_port, session_id=leg.sdp_session_id, session_version=leg.sdp_version
+                address,
+                leg.media.local_port,
+                session_id=leg.sdp_session_id,
+                session_version=leg.sdp_version,
             )
             return leg.local_offer.serialize()
         negotiated = negotiate(
@@ -187,7 +196,9 @@ class Engine(OutboundMixin):
         elif method == "CANCEL":
             self._on_cancel(event)
         elif method == "OPTIONS" and not has_to_tag:
-            self._reply(event.transaction, 200, extra=[("Allow", self.ALLOW), ("Accept", "application/sdp")])
+            self._reply(
+                event.transaction, 200, extra=[("Allow", self.ALLOW), ("Accept", "application/sdp")]
+            )
         elif has_to_tag:
             self._in_dialog(event)
         elif method in _KNOWN_UNSUPPORTED or method in ("BYE", "INFO", "ACK", "UPDATE"):
@@ -231,7 +242,9 @@ class Engine(OutboundMixin):
         extra: list[tuple[str, str]] | None = None,
         body: bytes = b"",
     ) -> None:
-        response = build_response(tx.request, status, to_tag=_tag_for(tx.request), extra=extra or (), body=body)
+        response = build_response(
+            tx.request, status, to_tag=_tag_for(tx.request), extra=extra or (), body=body
+        )
         self.stack.respond(tx, response)
 
     # -- inbound calls --------------------------------------------------------
@@ -254,16 +267,34 @@ class Engine(OutboundMixin):
         to_user = request.uri.user or ""
         from_user = request.from_.uri.user if request.from_.uri else ""
         call = Call(from_user=from_user or "", to_user=to_user, traces_dir=self.settings.traces_dir)
-        leg = Leg(self, call, direction="inbound", invite=request, peer=event.source, transport=event.transport)
+        leg = Leg(
+            self,
+            call,
+            direction="inbound",
+            invite=request,
+            peer=event.source,
+            transport=event.transport,
+        )
         leg.invite_tx = tx
         leg.remote_offer = offer
         call.legs.append(leg)
         self.calls[call.id] = call
         self._invites[request.branch] = leg
         self._by_sip_call_id[request.call_id] = call
-        call.trace.add("call", "started", sip_call_id=request.call_id, source=f"{event.source[0]}:{event.source[1]}")
+        call.trace.add(
+            "call",
+            "started",
+            sip_call_id=request.call_id,
+            source=f"{event.source[0]}:{event.source[1]}",
+        )
         self._trace_wire("in", request, event.source, event.transport)
-        call.log.info("inbound call %s -> %s from %s:%d/%s", call.from_user, to_user, *event.source, event.transport)
+        call.log.info(
+            "inbound call %s -> %s from %s:%d/%s",
+            call.from_user,
+            to_user,
+            *event.source,
+            event.transport,
+        )
         call.task = asyncio.get_running_loop().create_task(self._run_inbound(call, leg))
 
     async def _run_inbound(self, call: Call, leg: Leg) -> None:
@@ -414,7 +445,11 @@ class Engine(OutboundMixin):
                     if leg.state != LegState.ANSWERED or leg.media is None or leg.on_hold:
                         continue
                     if now - leg.media.last_rx > self.settings.rtp_timeout_s:
-                        call.log.warning("no RTP for %.0f s on %s leg; hanging up", self.settings.rtp_timeout_s, leg.direction)
+                        call.log.warning(
+                            "no RTP for %.0f s on %s leg; hanging up",
+                            self.settings.rtp_timeout_s,
+                            leg.direction,
+                        )
                         leg.trace("media", "rtp-timeout")
                         await leg.hangup("rtp-timeout")
                         leg.hangup_side = "timeout"
@@ -423,11 +458,15 @@ class Engine(OutboundMixin):
                 if time.time() - call.started_at > self.settings.max_call_duration_s and call.task:
                     call.task.cancel()
 
-    def _trace_wire(self, direction: str, message: Request | Response, peer: Address, transport: str) -> None:
+    def _trace_wire(
+        self, direction: str, message: Request | Response, peer: Address, transport: str
+    ) -> None:
         call = self._by_sip_call_id.get(message.call_id)
         if call is None:
             return
-        what = message.method if isinstance(message, Request) else f"{message.status} {message.reason}"
+        what = (
+            message.method if isinstance(message, Request) else f"{message.status} {message.reason}"
+        )
         call.trace.add(
             "sip",
             direction,

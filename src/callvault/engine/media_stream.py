@@ -18,7 +18,7 @@ import secrets
 import struct
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from callvault.engine.pacer import Pacer
 from callvault.engine.sources import SAMPLES_PER_FRAME, PayloadSource
@@ -102,6 +102,8 @@ class MediaStream(asyncio.DatagramProtocol):
         self.on_dtmf: Callable[[str], None] | None = None
         self.consumers: list[AudioConsumer] = []
         self.echo = False
+        self.idle_silence = False
+        self._silence: bytes | None = None
         self.send_enabled = True
         self.last_rx = time.monotonic()
         self.rx_packets = 0
@@ -111,8 +113,8 @@ class MediaStream(asyncio.DatagramProtocol):
 
     # -- asyncio protocol -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # uvloop's and asyncio's UDP transports do not all subclass DatagramTransport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         if len(data) < 12 or is_rtcp(data):
@@ -170,6 +172,7 @@ class MediaStream(asyncio.DatagramProtocol):
             self.latched = False
         if self.codec is not None and self.codec.name != codec.name:
             self._marker = True
+            self._silence = None
         self.codec = codec
         self.dtmf_pt = dtmf_pt
         self.dtmf_rx_pt = dtmf_rx_pt if dtmf_rx_pt is not None else dtmf_pt
@@ -198,44 +201,73 @@ class MediaStream(asyncio.DatagramProtocol):
         if self._source_done is not None and not self._source_done.done():
             self._source_done.set_result(False)
         self._source_done = None
-        if not self._dtmf_out:
+        if not self._dtmf_out and not self.idle_silence:
             self._pacer.discard(self)
 
-    def send_dtmf(self, digit: str, duration_ms: int = 100) -> None:
-        """Queue an RFC 4733 event; it goes out on the next ticks."""
+    def send_dtmf(self, digit: str, duration_ms: int = 100, gap_ms: int = 60) -> None:
+        """Queue an RFC 4733 event; it goes out on the next ticks.
+
+        Each event gets its own RTP timestamp (the start of the key press);
+        ``gap_ms`` of pause follows it so receivers see distinct presses.
+        """
         if self.dtmf_pt is None:
             raise ValueError("the peer did not negotiate telephone-event")
-        sender = DtmfSender()
-        for payload, marker, samples in sender.packets(digit, duration_ms):
-            self._dtmf_out.append((payload, marker, samples))
+        packets = DtmfSender().packets(digit, duration_ms)
+        for index, (payload, marker, duration) in enumerate(packets):
+            last = index == len(packets) - 1
+            self._dtmf_out.append((payload, marker, duration if last else 0))
+        self._dtmf_out.extend([(b"", False, SAMPLES_PER_FRAME)] * max(1, gap_ms // 20))
         self._pacer.add(self)
 
     def on_tick(self, now: float) -> None:
         """Pacer callback: send this tick's DTMF or audio packet."""
         if self._dtmf_out:
-            payload, marker, duration = self._dtmf_out.pop(0)
-            assert self.dtmf_pt is not None
-            self._send(payload, self.dtmf_pt, marker, advance=False)
-            if not self._dtmf_out:
-                # the next audio starts after the event (RFC 4733 §2.5.1.2)
-                self._ts = (self._ts + duration) & 0xFFFFFFFF
+            event, marker, advance = self._dtmf_out.pop(0)
+            if event:
+                assert self.dtmf_pt is not None
+                self._send(event, self.dtmf_pt, marker, advance=False)
+            if advance:
+                # what follows starts after the event (RFC 4733 §2.5.1.2)
+                self._ts = (self._ts + advance) & 0xFFFFFFFF
                 self._marker = True
             return
         source = self.source
         if source is None:
-            self._pacer.discard(self)
+            self._idle()
             return
         payload = source.next_payload()
         if payload is None:
             done = self._source_done
             self.source = None
             self._source_done = None
-            self._pacer.discard(self)
             if done is not None and not done.done():
                 done.set_result(True)
+            self._idle()
             return
         if payload:
             self.send_payload(payload)
+
+    def _idle(self) -> None:
+        """Nothing to play: send silence (keeps NAT bindings and peers' RTP timers) or rest."""
+        codec = self.codec
+        if self.idle_silence and codec is not None:
+            silence = self._silence
+            if silence is None or len(silence) != SAMPLES_PER_FRAME:
+                silence = self._silence = codec.silence(SAMPLES_PER_FRAME)
+            self.send_payload(silence)
+        else:
+            self._pacer.discard(self)
+
+    def start_idle_silence(self) -> None:
+        """Send silence whenever nothing else plays (until :meth:`stop_idle_silence`)."""
+        self.idle_silence = True
+        self._pacer.add(self)
+
+    def stop_idle_silence(self) -> None:
+        """Stop the idle silence (e.g. when bridged: the other leg feeds us)."""
+        self.idle_silence = False
+        if self.source is None and not self._dtmf_out:
+            self._pacer.discard(self)
 
     def send_payload(self, payload: bytes, samples: int | None = None) -> None:
         """Send one audio payload in the negotiated codec."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import time
 from collections.abc import Callable
@@ -55,11 +56,14 @@ async def resolve(uri: SipUri) -> tuple[Address, str]:
     return (str(infos[0][4][0]), port), transport
 
 
-class OutboundMixin:
+class Dialer:
     """UAC operations of :class:`~callvault.engine.engine.Engine`."""
 
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
     async def dial(
-        self: Engine,
+        self,
         call: Call,
         target: SipUri,
         *,
@@ -71,28 +75,40 @@ class OutboundMixin:
     ) -> Leg:
         """Place an outbound leg of ``call`` to ``target``; return it answered."""
         destination, transport = await resolve(target)
-        local_host = self.stack.local_host_for(destination[0])
+        local_host = self.engine.stack.local_host_for(destination[0])
         from_addr = NameAddress(
-            uri=SipUri(scheme="sip", user=from_user, host=local_host, port=self.stack.listen[1]),
+            uri=SipUri(
+                scheme="sip", user=from_user, host=local_host, port=self.engine.stack.listen[1]
+            ),
             display_name=from_display,
         )
         headers = Headers()
-        headers.add("Via", str(self.stack.make_via(destination[0], transport)))
+        headers.add("Via", str(self.engine.stack.make_via(destination[0], transport)))
         headers.add("Max-Forwards", "70")
         headers.add("From", str(from_addr))
         headers.add("To", str(NameAddress(uri=target.without_params("transport"))))
         headers.add("Call-ID", new_call_id(local_host))
         headers.add("CSeq", "1 INVITE")
         invite = Request(headers=headers, method="INVITE", uri=target)
-        leg = Leg(self, call, direction="outbound", invite=invite, peer=destination, transport=transport)
+        leg = Leg(
+            self.engine,
+            call,
+            direction="outbound",
+            invite=invite,
+            peer=destination,
+            transport=transport,
+        )
         invite.headers.set("From", str(from_addr.with_tag(leg.local_tag)))
         invite.headers.add("Contact", str(leg.contact()))
-        invite.headers.add("Allow", self.ALLOW)
+        invite.headers.add("Allow", self.engine.ALLOW)
         call.legs.append(leg)
-        self._by_sip_call_id[invite.call_id] = call
-        media = await self.allocate_media(leg)
+        self.engine._by_sip_call_id[invite.call_id] = call
+        media = await self.engine.allocate_media(leg)
         leg.local_offer = build_offer(
-            local_host, media.local_port, session_id=leg.sdp_session_id, session_version=leg.sdp_version
+            local_host,
+            media.local_port,
+            session_id=leg.sdp_session_id,
+            session_version=leg.sdp_version,
         )
         invite.headers.add("Content-Type", "application/sdp")
         invite.body = leg.local_offer.serialize()
@@ -101,7 +117,7 @@ class OutboundMixin:
         return await self._run_invite(leg, credentials, timeout_s, on_ringing)
 
     async def _run_invite(
-        self: Engine,
+        self,
         leg: Leg,
         credentials: tuple[str, str] | None,
         timeout_s: float,
@@ -110,11 +126,11 @@ class OutboundMixin:
         digest = DigestClient(*credentials) if credentials else None
         challenged = False
         while True:
-            pending = self.stack.request(
+            pending = self.engine.stack.request(
                 leg.invite, leg.peer, leg.transport, lambda r: self._provisional(leg, r, on_ringing)
             )
             leg.pending_invite = pending
-            pending.final.add_done_callback(lambda f, leg=leg: self._late_answer(leg, f))
+            pending.final.add_done_callback(functools.partial(self._late_answer, leg))
             try:
                 response = await asyncio.wait_for(asyncio.shield(pending.final), timeout_s)
             except TimeoutError:
@@ -134,7 +150,7 @@ class OutboundMixin:
             leg.mark_ended(f"status-{response.status}", "callee")
             raise DialFailed(response.status, response.reason)
 
-    def _authorize(self: Engine, leg: Leg, response: Response, digest: DigestClient) -> None:
+    def _authorize(self, leg: Leg, response: Response, digest: DigestClient) -> None:
         """Re-send the INVITE with credentials (RFC 3261 §22.2): CSeq+1, new branch."""
         header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         answer_header = "Authorization" if response.status == 401 else "Proxy-Authorization"
@@ -145,13 +161,13 @@ class OutboundMixin:
         cseq = invite.cseq
         headers.set("CSeq", str(CSeq(cseq.seq + 1, "INVITE")))
         headers.remove_first("Via")
-        headers.prepend("Via", str(self.stack.make_via(leg.peer[0], leg.transport)))
+        headers.prepend("Via", str(self.engine.stack.make_via(leg.peer[0], leg.transport)))
         headers.set(answer_header, value)
         leg.invite = Request(headers=headers, body=invite.body, method="INVITE", uri=invite.uri)
         leg.trace("sip", "auth-challenge", status=response.status)
 
     def _provisional(
-        self: Engine, leg: Leg, response: Response, on_ringing: Callable[[Leg], None] | None
+        self, leg: Leg, response: Response, on_ringing: Callable[[Leg], None] | None
     ) -> None:
         if response.status == 100 or leg.state == LegState.ENDED:
             return
@@ -165,11 +181,11 @@ class OutboundMixin:
         if on_ringing is not None:
             on_ringing(leg)
 
-    def _confirm(self: Engine, leg: Leg, response: Response) -> None:
+    def _confirm(self, leg: Leg, response: Response) -> None:
         """2xx: build the dialog, apply the SDP answer, send the ACK (§13.2.2.4)."""
         dialog = Dialog.as_uac(leg.invite, response)
         leg.dialog = dialog
-        self.register_dialog(leg)
+        self.engine.register_dialog(leg)
         if response.body and leg.local_offer is not None:
             try:
                 leg.apply_negotiated(parse_answer(leg.local_offer, parse_sdp(response.body)))
@@ -180,23 +196,24 @@ class OutboundMixin:
         leg.state = LegState.ANSWERED
         leg.trace("call", "answered")
         leg.answered.set()
+        self.engine.start_silence(leg)
 
-    def _send_ack(self: Engine, leg: Leg) -> None:
+    def _send_ack(self, leg: Leg) -> None:
         assert leg.dialog is not None
         if leg.ack is None:
             destination = leg.dialog.destination_uri()
-            via = self.stack.make_via(destination.host_no_brackets, leg.transport)
+            via = self.engine.stack.make_via(destination.host_no_brackets, leg.transport)
             leg.ack = leg.dialog.create_ack(leg.invite, via=via)
-        self.stack.send_stateless(leg.ack, self._dialog_destination(leg), leg.transport)
+        self.engine.stack.send_stateless(leg.ack, self._dialog_destination(leg), leg.transport)
 
-    def _dialog_destination(self: Engine, leg: Leg) -> Address:
+    def _dialog_destination(self, leg: Leg) -> Address:
         assert leg.dialog is not None
         uri = leg.dialog.destination_uri()
         if leg.transport == "tcp":
             return leg.peer
         return (uri.host_no_brackets, uri.port or 5060)
 
-    def _late_answer(self: Engine, leg: Leg, final: asyncio.Future[Response]) -> None:
+    def _late_answer(self, leg: Leg, final: asyncio.Future[Response]) -> None:
         """A 2xx that arrives after we gave up (CANCEL race): ACK it, then BYE."""
         if final.cancelled() or final.exception() is not None:
             return
@@ -206,15 +223,15 @@ class OutboundMixin:
             self._send_ack(leg)
             asyncio.get_running_loop().create_task(self._bye_request(leg))
 
-    def resend_ack(self: Engine, response: Response) -> None:
+    def resend_ack(self, response: Response) -> None:
         """Re-send our ACK for a retransmitted 2xx (§13.2.2.4)."""
         if response.cseq.method != "INVITE" or not 200 <= response.status < 300:
             return
-        leg = self.find_leg(response, we_are_uas=False)
+        leg = self.engine.find_leg(response, we_are_uas=False)
         if leg is not None and leg.ack is not None:
-            self.stack.send_stateless(leg.ack, self._dialog_destination(leg), leg.transport)
+            self.engine.stack.send_stateless(leg.ack, self._dialog_destination(leg), leg.transport)
 
-    async def cancel_outbound(self: Engine, leg: Leg) -> None:
+    async def cancel_outbound(self, leg: Leg) -> None:
         """CANCEL a ringing outbound leg (§9.1); it ends with 487."""
         if leg.state in (LegState.ANSWERED, LegState.ENDED):
             return
@@ -223,23 +240,23 @@ class OutboundMixin:
         if pending is None or pending.final.done():
             return
         cancel = build_cancel(leg.invite)
-        result = self.stack.request(cancel, leg.peer, leg.transport)
+        result = self.engine.stack.request(cancel, leg.peer, leg.transport)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(result.final), 5.0)
 
-    async def send_bye(self: Engine, leg: Leg, reason: str) -> None:
+    async def send_bye(self, leg: Leg, reason: str) -> None:
         """End an answered leg with BYE (§15.1)."""
         if leg.state == LegState.ENDED:
             return
         leg.mark_ended(reason, "local")
         await self._bye_request(leg)
 
-    async def _bye_request(self: Engine, leg: Leg) -> None:
+    async def _bye_request(self, leg: Leg) -> None:
         if leg.dialog is None:
             return
         destination = leg.dialog.destination_uri()
-        via = self.stack.make_via(destination.host_no_brackets, leg.transport)
+        via = self.engine.stack.make_via(destination.host_no_brackets, leg.transport)
         bye = leg.dialog.create_request("BYE", via=via, contact=leg.contact())
-        pending = self.stack.request(bye, self._dialog_destination(leg), leg.transport)
+        pending = self.engine.stack.request(bye, self._dialog_destination(leg), leg.transport)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(pending.final), 5.0)

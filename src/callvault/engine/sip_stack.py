@@ -229,7 +229,9 @@ class SipStack:
         self.layer.send_response(transaction, response, now)
         self._flush()
 
-    def send_stateless(self, message: Request | Response, destination: Address, transport: str) -> None:
+    def send_stateless(
+        self, message: Request | Response, destination: Address, transport: str
+    ) -> None:
         """Send outside any transaction (the ACK for a 2xx, §13.2.2.4)."""
         for hook in self.wire_hooks:
             hook("out", message, destination, transport)

@@ -31,7 +31,9 @@ def new_call_id() -> str:
 class CallLogger(logging.LoggerAdapter[logging.Logger]):
     """A logger that prefixes every line with the call id."""
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
         call_id = self.extra["call_id"] if self.extra else "-"
         return f"[{call_id}] {msg}", kwargs
 

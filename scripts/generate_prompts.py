@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Generate the demo prompt library with espeak-ng (English and Polish).
+
+Each prompt is synthesised, converted to 8 kHz mono 16-bit PCM with sox,
+trimmed of leading/trailing silence and normalised to -3 dBFS peak, then
+written to ``src/callvault/demo/sounds/<lang>/<name>.wav``.  Re-running
+rewrites the files; ``--check`` only verifies that every file exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "src" / "callvault" / "demo" / "sounds"
+
+VOICES = {"en": "en-us", "pl": "pl"}
+DIGITS = {
+    "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
+    "pl": [
+        "zero",
+        "jeden",
+        "dwa",
+        "trzy",
+        "cztery",
+        "pięć",
+        "sześć",
+        "siedem",
+        "osiem",
+        "dziewięć",
+    ],
+}
+PROMPTS: dict[str, dict[str, str]] = {
+    "greeting": {
+        "en": "Welcome to callvault. This is a test call. Goodbye.",
+        "pl": "Witamy w callvault. To jest połączenie testowe. Do widzenia.",
+    },
+    "enter-digits": {
+        "en": "Please enter up to four digits, then press the hash key.",
+        "pl": "Wprowadź do czterech cyfr i naciśnij krzyżyk.",
+    },
+    "you-entered": {"en": "You entered", "pl": "Wprowadzono"},
+    "no-digits": {"en": "No digits were entered.", "pl": "Nie wprowadzono żadnych cyfr."},
+    "goodbye": {"en": "Goodbye.", "pl": "Do widzenia."},
+    "star": {"en": "star", "pl": "gwiazdka"},
+    "hash": {"en": "hash", "pl": "krzyżyk"},
+    "echo": {
+        "en": "Echo test. You will hear yourself.",
+        "pl": "Test echa. Usłyszysz swój głos.",
+    },
+    "connecting": {"en": "Connecting your call.", "pl": "Łączę rozmowę."},
+}
+for _lang, _words in DIGITS.items():
+    for _i, _word in enumerate(_words):
+        PROMPTS.setdefault(f"digit-{_i}", {})[_lang] = _word
+
+
+def expected_files() -> list[Path]:
+    """Every file the library must hold."""
+    return [OUT / lang / f"{name}.wav" for name in PROMPTS for lang in VOICES]
+
+
+def synthesise(text: str, lang: str, target: Path) -> None:
+    """espeak-ng → sox: 8 kHz mono 16-bit, trimmed, -3 dBFS peak."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", VOICES[lang], "-s", "150", "-w", str(raw), text], check=True
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "sox",
+                str(raw),
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(target),
+                "silence",
+                "1",
+                "0.02",
+                "0.5%",
+                "reverse",
+                "silence",
+                "1",
+                "0.02",
+                "0.5%",
+                "reverse",
+                "pad",
+                "0.05",
+                "0.05",
+                "gain",
+                "-n",
+                "-3",
+            ],
+            check=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only verify the files exist")
+    args = parser.parse_args(argv)
+    if args.check:
+        missing = [p for p in expected_files() if not p.exists()]
+        for path in missing:
+            print(f"missing: {path.relative_to(ROOT)}", file=sys.stderr)
+        return 1 if missing else 0
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            print(f"{tool} not found: apt-get install espeak-ng sox", file=sys.stderr)
+            return 2
+    total = len(PROMPTS) * len(VOICES)
+    done = 0
+    for name, texts in PROMPTS.items():
+        for lang in VOICES:
+            synthesise(texts[lang], lang, OUT / lang / f"{name}.wav")
+            done += 1
+            print(f"\r[{done}/{total}] {lang}/{name}".ljust(40), end="", file=sys.stderr)
+    print(file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Two engines in one process talk over loopback UDP and TCP: our own UAC against our UAS.
+
+These are fast checks of the engine's own paths (answer, prompts, DTMF,
+hang-up from each side, CANCEL, bridge, re-INVITE hold); the real-peer tests
+live in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from callvault.config import Settings
+from callvault.demo import sounds
+from callvault.demo.apps import demo_router
+from callvault.engine.call import Call
+from callvault.engine.engine import Engine
+from callvault.engine.leg import Leg, LegState
+from callvault.engine.media_stream import MediaStream
+from callvault.engine.outbound import DialFailed
+from callvault.media.g711 import Codec
+from callvault.sip.uri import SipUri
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.pcm = bytearray()
+
+    def on_audio(self, stream: MediaStream, payload: bytes, codec: Codec) -> None:
+        self.pcm += codec.decode(payload)
+
+
+def _settings(tmp_path: Path, name: str, rtp: tuple[int, int], **extra: object) -> Settings:
+    return Settings(
+        sip_host="127.0.0.1",
+        sip_port=0,
+        data_dir=tmp_path / name,
+        rtp_port_min=rtp[0],
+        rtp_port_max=rtp[1],
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Engine]:
+    engine = Engine(
+        _settings(tmp_path, "server", (31000, 31999), rtp_timeout_s=3.0),
+        prompt_resolver=lambda name: sounds.path(name, "en"),
+    )
+    engine.router = demo_router(engine)
+    await engine.start()
+    yield engine
+    await engine.shutdown(grace_s=0.5)
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Engine]:
+    engine = Engine(_settings(tmp_path, "client", (32000, 32999)))
+    await engine.start()
+    yield engine
+    await engine.shutdown(grace_s=0.5)
+
+
+def _uri(server: Engine, user: str, transport: str = "udp") -> SipUri:
+    port = server.stack.listen[1]
+    suffix = ";transport=tcp" if transport == "tcp" else ""
+    return SipUri.parse(f"sip:{user}@127.0.0.1:{port}{suffix}")
+
+
+async def _dial(client: Engine, server: Engine, user: str, transport: str = "udp") -> Leg:
+    call = Call(from_user="tester", to_user=user, traces_dir=None)
+    return await client.dial(call, _uri(server, user, transport), from_user="tester")
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+async def test_greeting_is_heard_and_server_hangs_up(
+    client: Engine, server: Engine, transport: str
+) -> None:
+    leg = await _dial(client, server, "100", transport)
+    collector = _Collector()
+    assert leg.media is not None
+    leg.media.consumers.append(collector)
+    assert await leg.wait_ended(15.0), "the server should hang up after the greeting"
+    assert leg.hangup_side == "remote"
+    greeting = server.prompts.pcm(sounds.path("greeting", "en"))
+    # we heard (nearly) the whole greeting
+    assert len(collector.pcm) >= 0.9 * len(greeting)
+
+
+async def test_digits_are_collected_and_read_back(client: Engine, server: Engine) -> None:
+    leg = await _dial(client, server, "101")
+    await asyncio.sleep(0.5)
+    leg.send_dtmf("42#")
+    assert await leg.wait_ended(20.0)
+    traces = list((server.settings.traces_dir).glob("*.jsonl"))
+    assert len(traces) == 1
+    text = traces[0].read_text()
+    assert '"digits": "42"' in text and '"reason": "finishkey"' in text
+
+
+async def test_caller_hangs_up_echo_call(client: Engine, server: Engine) -> None:
+    leg = await _dial(client, server, "102")
+    assert leg.state == LegState.ANSWERED
+    await asyncio.sleep(0.3)
+    await leg.hangup()
+    for _ in range(50):
+        if not server.calls:
+            break
+        await asyncio.sleep(0.05)
+    assert not server.calls, "the server must end the call after our BYE"
+
+
+async def test_unknown_number_is_404(client: Engine, server: Engine) -> None:
+    with pytest.raises(DialFailed) as excinfo:
+        await _dial(client, server, "999")
+    assert excinfo.value.status == 404
+
+
+async def test_bridge_without_target_is_refused(client: Engine, server: Engine) -> None:
+    with pytest.raises(DialFailed) as excinfo:
+        await _dial(client, server, "103")
+    assert excinfo.value.status == 480
