@@ -123,3 +123,74 @@ async def test_bridge_without_target_is_refused(client: Engine, server: Engine) 
     with pytest.raises(DialFailed) as excinfo:
         await _dial(client, server, "103")
     assert excinfo.value.status == 480
+
+
+async def _ring_forever(call: Call) -> None:
+    await call.caller.ring()
+    await asyncio.sleep(3600)
+
+
+async def _answer_and_echo(call: Call) -> None:
+    leg = call.caller
+    await leg.answer()
+    assert leg.media is not None
+    leg.media.stop_idle_silence()
+    leg.media.echo = True
+    await leg.ended.wait()
+
+
+@pytest.fixture
+async def callee(tmp_path: Path) -> AsyncIterator[Engine]:
+    engine = Engine(_settings(tmp_path, "callee", (36000, 36999)))
+    routes = {"ring": _ring_forever, "echo": _answer_and_echo}
+    engine.router = lambda call, request: routes.get(request.uri.user or "")
+    await engine.start()
+    yield engine
+    await engine.shutdown(grace_s=0.5)
+
+
+async def test_bridge_relays_audio_and_dtmf_and_bye_propagates(
+    client: Engine, server: Engine, callee: Engine
+) -> None:
+    server.settings.demo_bridge_uri = f"sip:echo@127.0.0.1:{callee.stack.listen[1]}"
+    leg = await _dial(client, server, "103")
+    assert leg.media is not None
+    collector = _Collector()
+    leg.media.consumers.append(collector)
+    leg.media.stop_idle_silence()
+    tone = sounds.path("digit-5", "en")
+    prompt = client.prompts.get(tone, leg.media.codec)  # type: ignore[arg-type]
+    from callvault.engine.sources import PromptSource
+
+    await leg.play(PromptSource([prompt]))
+    await asyncio.sleep(0.4)
+    # the callee echoes: what we sent through the bridge comes back
+    assert len(collector.pcm) >= 0.8 * len(prompt.pcm)
+    leg.send_dtmf("9")
+    await asyncio.sleep(0.5)
+    callee_call = next(iter(callee.calls.values()))
+    callee_trace = callee_call.trace.events
+    assert any(e["event"] == "dtmf" and e.get("digit") == "9" for e in callee_trace)
+    await leg.hangup()
+    assert await callee_call.caller.wait_ended(3.0), "BYE must reach the bridged leg"
+
+
+async def test_cancel_before_answer_reaches_the_far_end(
+    client: Engine, server: Engine, callee: Engine
+) -> None:
+    server.settings.demo_bridge_uri = f"sip:ring@127.0.0.1:{callee.stack.listen[1]}"
+    call = Call(from_user="tester", to_user="103", traces_dir=None)
+    task = asyncio.create_task(client.dial(call, _uri(server, "103"), from_user="tester"))
+    for _ in range(40):
+        if callee.calls:
+            break
+        await asyncio.sleep(0.05)
+    assert callee.calls, "the bridge leg should ring at the callee"
+    callee_leg = next(iter(callee.calls.values())).caller
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    caller_leg = call.legs[0]
+    assert caller_leg.end_reason == "cancelled"
+    assert await callee_leg.wait_ended(3.0), "CANCEL must reach the far end"
+    assert callee_leg.final_status == 487
