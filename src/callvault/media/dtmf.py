@@ -66,18 +66,18 @@ class DtmfReceiver:
         digit = event.digit
         if digit is None:
             return None
+        if not event.end:
+            # a (re)started event: a sender that reuses a timestamp for a new
+            # key press (replayed captures do) must not be mistaken for a repeat
+            self._reported.discard(timestamp)
+            self._current_ts = timestamp
+            return None
         if timestamp in self._reported:
             return None  # retransmitted end packet of an event already reported
-        if event.end:
-            self._remember(timestamp)
-            self._current_ts = None
-            self.last_duration = event.duration
-            return digit
-        if self._current_ts is not None and self._current_ts != timestamp:
-            # a new event began before we saw the previous one's end
-            self._current_ts = timestamp
-        self._current_ts = timestamp
-        return None
+        self._remember(timestamp)
+        self._current_ts = None
+        self.last_duration = event.duration
+        return digit
 
     def _remember(self, timestamp: int) -> None:
         self._reported.add(timestamp)
