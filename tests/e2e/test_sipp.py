@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from callvault.demo import sounds
@@ -80,7 +81,7 @@ def test_rfc2833_dtmf_from_pcap_is_read_back(node: Node, tmp_path: Path) -> None
     _assert_ok(result, node)
     heard = ulaw_to_float(b"".join(p[3][12:] for p in packets))
 
-    def prompt(name: str) -> np.ndarray:  # type: ignore[type-arg]
+    def prompt(name: str) -> npt.NDArray[np.float64]:
         return np.frombuffer(load_wav_8k(sounds.path(name)), dtype="<i2") / 32768.0
 
     score4, lag4 = best_correlation(heard, prompt("digit-4"))
