@@ -194,3 +194,33 @@ async def test_cancel_before_answer_reaches_the_far_end(
     assert caller_leg.end_reason == "cancelled"
     assert await callee_leg.wait_ended(3.0), "CANCEL must reach the far end"
     assert callee_leg.final_status == 487
+
+
+def _dtmf_tones(keys: str) -> bytes:
+    import numpy as np
+
+    from callvault.media.goertzel import COLUMNS, KEYS, ROWS
+
+    parts = []
+    for key in keys:
+        row = next(i for i, r in enumerate(KEYS) if key in r)
+        col = KEYS[row].index(key)
+        t = np.arange(800) / 8000  # 100 ms tone
+        tone = 0.25 * (np.sin(2 * np.pi * ROWS[row] * t) + np.sin(2 * np.pi * COLUMNS[col] * t))
+        parts += [tone, np.zeros(800)]
+    return (np.concatenate(parts) * 32767).astype("<i2").tobytes()
+
+
+async def test_inband_dtmf_when_peer_has_no_telephone_event(client: Engine, server: Engine) -> None:
+    from callvault.engine.sources import EncodedPrompt, PromptSource
+
+    call = Call(from_user="tester", to_user="101", traces_dir=None)
+    leg = await client.dial(call, _uri(server, "101"), from_user="tester", offer_dtmf=False)
+    assert leg.negotiated is not None and leg.negotiated.telephone_event_pt is None
+    assert leg.media is not None and leg.media.codec is not None
+    await asyncio.sleep(0.5)
+    await leg.play(PromptSource([EncodedPrompt(_dtmf_tones("37#"), leg.media.codec)]))
+    assert await leg.wait_ended(20.0)
+    text = next(server.settings.traces_dir.glob("*.jsonl")).read_text()
+    assert '"via": "inband"' in text
+    assert '"digits": "37", "reason": "finishkey"' in text

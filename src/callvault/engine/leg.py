@@ -14,7 +14,7 @@ import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from callvault.engine.media_stream import MediaStream
+from callvault.engine.media_stream import InbandDtmfConsumer, MediaStream
 from callvault.engine.sip_stack import PendingRequest
 from callvault.engine.sources import PayloadSource, PromptSource
 from callvault.media.g711 import codec_by_name
@@ -130,6 +130,12 @@ class Leg:
             negotiated.local_telephone_event_pt,
         )
         self.on_hold = negotiated.is_hold
+        has_inband = any(isinstance(c, InbandDtmfConsumer) for c in self.media.consumers)
+        if negotiated.telephone_event_pt is None and not has_inband:
+            # the peer cannot send RFC 4733 events: listen for tones in the audio
+            self.media.consumers.append(
+                InbandDtmfConsumer(lambda digit: self.receive_digit(digit, "inband"))
+            )
         self.media.send_enabled = negotiated.direction in ("sendrecv", "sendonly")
         self.trace(
             "media",

@@ -24,6 +24,7 @@ from callvault.engine.pacer import Pacer
 from callvault.engine.sources import SAMPLES_PER_FRAME, PayloadSource
 from callvault.media.dtmf import DtmfReceiver, DtmfSender
 from callvault.media.g711 import Codec
+from callvault.media.goertzel import InbandDtmfDetector
 from callvault.media.rtp import MediaParseError, RtpPacket, is_rtcp
 
 log = logging.getLogger("callvault.engine.media")
@@ -312,3 +313,16 @@ class MediaStream(asyncio.DatagramProtocol):
         if end:
             duration = int.from_bytes(packet.payload[2:4], "big") if len(packet.payload) >= 4 else 0
             self._ts = (ts + max(duration, SAMPLES_PER_FRAME)) & 0xFFFFFFFF
+
+
+class InbandDtmfConsumer:
+    """Feeds a stream's decoded audio to the Goertzel detector (peers without RFC 4733)."""
+
+    def __init__(self, on_digit: Callable[[str], None]) -> None:
+        self._detector = InbandDtmfDetector()
+        self._on_digit = on_digit
+
+    def on_audio(self, stream: MediaStream, payload: bytes, codec: Codec) -> None:
+        digit = self._detector.feed(codec.decode(payload))
+        if digit is not None:
+            self._on_digit(digit)

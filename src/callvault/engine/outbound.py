@@ -72,8 +72,13 @@ class Dialer:
         credentials: tuple[str, str] | None = None,
         timeout_s: float = 30.0,
         on_ringing: Callable[[Leg], None] | None = None,
+        offer_dtmf: bool = True,
     ) -> Leg:
-        """Place an outbound leg of ``call`` to ``target``; return it answered."""
+        """Place an outbound leg of ``call`` to ``target``; return it answered.
+
+        ``offer_dtmf=False`` leaves telephone-event out of the offer (as some
+        gateways do), so DTMF must travel in-band.
+        """
         destination, transport = await resolve(target)
         local_host = self.engine.stack.local_host_for(destination[0])
         from_addr = NameAddress(
@@ -107,6 +112,7 @@ class Dialer:
         leg.local_offer = build_offer(
             local_host,
             media.local_port,
+            dtmf_pt=101 if offer_dtmf else None,
             session_id=leg.sdp_session_id,
             session_version=leg.sdp_version,
         )
