@@ -43,9 +43,10 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 
 def rtp_block() -> tuple[int, int]:
     """A distinct RTP port range for each node a test run starts."""
-    index = next(_rtp_blocks) % 20
-    low = 40000 + index * 1000
-    return low, low + 999
+    # below the kernel's ephemeral range, where free_port() picks SIPp's ports
+    index = next(_rtp_blocks) % 24
+    low = 20000 + index * 500
+    return low, low + 499
 
 
 @dataclass

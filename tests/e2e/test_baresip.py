@@ -56,7 +56,7 @@ def _baresip_home(root: Path, sip_port: int, rtp_low: int) -> Path:
 
 
 def test_softphone_hears_the_greeting_without_gaps(node: Node, tmp_path: Path) -> None:
-    home = _baresip_home(tmp_path, free_port(), 47000)
+    home = _baresip_home(tmp_path, free_port(), 19000)
     completed = subprocess.run(
         ["baresip", "-f", str(home), "-e", f"/dial sip:100@{node.uri_host}", "-t", "9"],
         capture_output=True,

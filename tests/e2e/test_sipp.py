@@ -93,14 +93,24 @@ def test_rfc2833_dtmf_from_pcap_is_read_back(node: Node, tmp_path: Path) -> None
     assert collected and collected[0]["digits"] == "42"
 
 
-def test_cancel_before_answer(tmp_path: Path) -> None:
+def test_early_media_then_cancel_before_answer(tmp_path: Path) -> None:
     uas_port = free_port()
     node = start_node(tmp_path, demo_bridge_uri=f"sip:callee@127.0.0.1:{uas_port}")
     uas = start_sipp("uas_ring_forever.xml", "", tmp=tmp_path, port=uas_port, calls=1, timeout_s=30)
     try:
         time.sleep(0.5)
-        result = run_sipp("uac_cancel.xml", node.uri_host, tmp=tmp_path, service="103")
+        media_port = free_port()
+        capture = Capture(tmp_path / "early.pcapng", f"udp and dst port {media_port}")
+        result = run_sipp(
+            "uac_cancel.xml", node.uri_host, tmp=tmp_path, service="103", media_port=media_port
+        )
+        packets = capture.stop()
         _assert_ok(result, node)
+        # early media (183 + SDP): the caller heard "connecting" before any answer
+        heard = ulaw_to_float(b"".join(p[3][12:] for p in packets))
+        connecting = np.frombuffer(load_wav_8k(sounds.path("connecting")), dtype="<i2") / 32768.0
+        score, _ = best_correlation(heard, connecting)
+        assert score > 0.9, f"early media not heard (correlation {score:.3f})"
         assert uas.wait(timeout=20) == 0, "the far end must see the CANCEL"
         node.wait_idle()
         trace = node.traces()[0]

@@ -57,7 +57,11 @@ async def echo(call: Call) -> None:
 
 
 def make_bridge_app(engine: Engine) -> Callable[[Call], Awaitable[None]]:
-    """Demo 103: ring the caller, dial ``demo_bridge_uri``, bridge both legs."""
+    """Demo 103: early media while dialing ``demo_bridge_uri``, then bridge both legs.
+
+    The caller gets ``183 Session Progress`` with SDP and hears "connecting"
+    before anyone answers (RFC 3960); the 200 OK follows the far end's.
+    """
 
     async def bridge(call: Call) -> None:
         leg = call.caller
@@ -65,7 +69,9 @@ def make_bridge_app(engine: Engine) -> Callable[[Call], Awaitable[None]]:
         if not target:
             leg.reject(480, "demo_bridge_uri not set")
             return
-        await leg.ring()
+        await leg.early_media()
+        announcement = asyncio.ensure_future(leg.play_prompts(["connecting"]))
+        announcement.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             other = await engine.dial(
                 call, SipUri.parse(target), from_user=call.from_user or "callvault"
@@ -74,6 +80,8 @@ def make_bridge_app(engine: Engine) -> Callable[[Call], Awaitable[None]]:
             status = exc.status if exc.status in (480, 486, 600, 603) else 480
             leg.reject(status)
             return
+        finally:
+            announcement.cancel()
         await leg.answer()
         await Bridge(leg, other).run()
 

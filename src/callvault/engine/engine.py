@@ -33,6 +33,7 @@ from callvault.sdp import (
     parse_answer,
 )
 from callvault.sdp import parse as parse_sdp
+from callvault.sip.dialog import new_tag
 from callvault.sip.headers import NameAddress
 from callvault.sip.message import Request, Response, build_response
 from callvault.sip.transaction import AckReceived, RequestReceived, ServerTransaction
@@ -76,7 +77,7 @@ class Engine:
         self._housekeeping: asyncio.Task[None] | None = None
         self.accepting = True
         self.dialer = Dialer(self)
-        self.dial = self.dialer.dial
+        self.dial = self.dialer.dial  # outbound legs: see callvault.engine.outbound
         self.cancel_outbound = self.dialer.cancel_outbound
         self.send_bye = self.dialer.send_bye
         self.resend_ack = self.dialer.resend_ack
@@ -478,6 +479,4 @@ class Engine:
 
 
 def _tag_for(request: Request) -> str | None:
-    from callvault.sip.dialog import new_tag
-
     return None if request.to.tag else new_tag()

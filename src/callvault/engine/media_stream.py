@@ -64,10 +64,10 @@ class PortPool:
                     factory, local_addr=(host, port)
                 )
             except OSError as exc:
+                # taken by another program (or not ours to use): try the next one
+                log.debug("RTP port %d unavailable: %s", port, exc)
                 self._free.insert(0, port)
-                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                    continue
-                raise
+                continue
             self._used.add(port)
             return transport, protocol, port
         raise OSError(errno.EADDRINUSE, "RTP port range exhausted")
