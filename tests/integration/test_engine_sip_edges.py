@@ -19,6 +19,7 @@ from callvault.demo.apps import demo_router
 from callvault.engine.call import Call
 from callvault.engine.engine import Engine
 from callvault.engine.leg import Leg
+from callvault.media.rtp import RtpPacket
 from callvault.sip.errors import SipParseError
 from callvault.sip.message import Request, Response, parse_message
 from callvault.sip.uri import SipUri
@@ -261,3 +262,32 @@ async def test_graceful_shutdown_sends_bye(tmp_path: Path) -> None:
         assert leg.hangup_side == "remote"
     finally:
         await client.shutdown(grace_s=0.5)
+
+
+async def test_symmetric_rtp_latches_to_the_real_source(server: Engine, peer: RawPeer) -> None:
+    """A caller behind NAT advertises where it cannot receive; we answer where it sends from.
+
+    (The advertised port is a dead loopback port, so nothing leaves the machine.)
+    """
+    body = (
+        b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        b"m=audio 9 RTP/AVP 0\r\n"
+    )
+    peer.send(peer.request("INVITE", user="100", extra="Content-Type: application/sdp"), body)
+    ok = await peer.response()
+    assert ok.status == 200
+    answer = ok.body.decode()
+    rtp_port = int(answer.split("m=audio ")[1].split()[0])
+    loop = asyncio.get_running_loop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as media:
+        media.bind(("127.0.0.1", 0))
+        media.setblocking(False)
+        packet = RtpPacket(
+            payload_type=0, sequence_number=1, timestamp=0, ssrc=7, payload=b"\xff" * 160
+        )
+        media.sendto(packet.serialize(), ("127.0.0.1", rtp_port))
+        data = await asyncio.wait_for(loop.sock_recv(media, 2048), 2.0)
+    received = RtpPacket.parse(data)
+    assert received.payload_type == 0 and len(received.payload) == 160
+    trace = next(server.settings.traces_dir.glob("*.jsonl")).read_text()
+    assert "rtp-latched" in trace
