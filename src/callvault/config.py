@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     demo_bridge_uri: str | None = Field(
         None, description="SIP URI that demo number 103 bridges to."
     )
+    demo_auth: str | None = Field(
+        None, description="USER:PASSWORD that calls to the demo numbers must authenticate with."
+    )
+    sip_realm: str = Field("callvault", description="Digest realm of our challenges.")
+    sip_auth_algorithms: tuple[str, ...] = Field(
+        ("MD5", "SHA-256"),
+        description="Digest algorithms we challenge with, one 401 header each, in this order. "
+        "Clients that read every challenge pick the strongest (RFC 8760 §2.4); many "
+        "deployed phones read only the first, so MD5 leads by default.",
+    )
     language: str = Field("en", description="Language of the demo prompts: en or pl.")
     user_agent: str = Field("callvault", description="User-Agent / Server header value.")
     use_uvloop: bool = Field(True, description="Use uvloop when it is installed.")

@@ -14,6 +14,7 @@ import pytest
 from callvault.demo import sounds
 from callvault.media.wav import load_wav_8k
 from tests.e2e.harness import (
+    SCENARIOS,
     Capture,
     Node,
     best_correlation,
@@ -202,3 +203,23 @@ def test_malformed_sip_gets_400_and_the_server_keeps_serving(node: Node, tmp_pat
         assert reply.startswith("SIP/2.0 400"), reply
     result = run_sipp("uac_caller_hangs_up.xml", node.uri_host, tmp=tmp_path, service="102")
     _assert_ok(result, node)
+
+
+@pytest.mark.parametrize(("password", "succeeds"), [("secret", True), ("wrong", False)])
+def test_digest_auth_as_server_against_sipp(tmp_path: Path, password: str, succeeds: bool) -> None:
+    node = start_node(tmp_path, demo_auth="alice:secret")
+    scenario = tmp_path / "uac_digest_auth.xml"
+    text = (SCENARIOS / "uac_digest_auth.xml").read_text()
+    scenario.write_text(text.replace("password=secret", f"password={password}"))
+    try:
+        result = run_sipp(str(scenario), node.uri_host, tmp=tmp_path, service="100")
+        if succeeds:
+            _assert_ok(result, node)
+            assert result.counter("SuccessfulCall(C)") == 1
+        else:
+            assert result.returncode != 0
+            assert "403 Forbidden" in (tmp_path / "uac_digest_auth-errors.log").read_text()
+            assert not node.traces(), "a refused INVITE must not become a call"
+        assert "refused 401: credentials required" in node.log()
+    finally:
+        assert node.stop() == 0

@@ -11,6 +11,7 @@ import sys
 from callvault.config import Settings
 from callvault.demo import sounds
 from callvault.demo.apps import demo_router
+from callvault.engine.auth import InboundAuth
 from callvault.engine.engine import Engine
 from callvault.web.app import create_app
 
@@ -22,7 +23,19 @@ async def run_node(settings: Settings) -> int:
     import uvicorn
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = Engine(settings, prompt_resolver=lambda name: sounds.path(name, settings.language))
+    auth = None
+    if settings.demo_auth:
+        user, _, password = settings.demo_auth.partition(":")
+        auth = InboundAuth(
+            settings.sip_realm,
+            lambda name: password if name == user else None,
+            algorithms=settings.sip_auth_algorithms,
+        )
+    engine = Engine(
+        settings,
+        prompt_resolver=lambda name: sounds.path(name, settings.language),
+        auth=auth,
+    )
     engine.router = demo_router(engine)
     try:
         sip = await engine.start()

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from callvault.config import Settings
+from callvault.engine.auth import InboundAuth
 from callvault.engine.call import Call
 from callvault.engine.leg import Leg, LegEnded, LegState
 from callvault.engine.media_stream import MediaStream, PortPool
@@ -60,8 +61,10 @@ class Engine:
         *,
         router: Router | None = None,
         prompt_resolver: PromptResolver | None = None,
+        auth: InboundAuth | None = None,
     ) -> None:
         self.settings = settings
+        self.auth = auth
         self.router = router
         self.prompt_resolver = prompt_resolver
         self.stack = SipStack(self, user_agent=settings.user_agent)
@@ -254,6 +257,19 @@ class Engine:
         if not self.accepting:
             self._reply(tx, 503, extra=[("Retry-After", "5")])
             return
+        auth_user: str | None = None
+        if self.auth is not None:
+            decision = self.auth.check(request)
+            if not decision.ok:
+                log.info(
+                    "INVITE from %s:%d refused %d: %s",
+                    *event.source,
+                    decision.status,
+                    decision.reason,
+                )
+                self._reply(tx, decision.status, extra=decision.headers)
+                return
+            auth_user = decision.username
         offer = None
         if request.body:
             if request.content_type != "application/sdp":
@@ -268,6 +284,8 @@ class Engine:
         to_user = request.uri.user or ""
         from_user = request.from_.uri.user if request.from_.uri else ""
         call = Call(from_user=from_user or "", to_user=to_user, traces_dir=self.settings.traces_dir)
+        if auth_user is not None:
+            call.data["auth_user"] = auth_user
         leg = Leg(
             self,
             call,

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from callvault.sip.auth_params import TOKEN_CHARS, DigestParseError, parse_auth_values
+from callvault.sip.auth_params import TOKEN_CHARS
+from callvault.sip.auth_params import DigestParseError as DigestParseError
+from callvault.sip.auth_params import parse_auth_values as parse_auth_values
 
 ALGORITHMS: Final = ("SHA-256", "SHA-256-sess", "MD5", "MD5-sess")
 #: Higher is stronger (RFC 7616 §3.7 prefers SHA-256 to MD5).
@@ -415,8 +417,8 @@ class DigestServer:
         self._secret_key = secret_key
         self.clock = clock
         self.nonce_ttl = nonce_ttl
-        canonical = {canonical_algorithm(a) for a in algorithms}
-        self.algorithms = tuple(sorted(canonical, key=lambda a: -_STRENGTH[a.upper()]))
+        # the caller's order is the order of the 401's headers (RFC 8760 §2.4)
+        self.algorithms = tuple(dict.fromkeys(canonical_algorithm(a) for a in algorithms))
         self.max_tracked_nonces = max_tracked_nonces
         self._nc: OrderedDict[str, int] = OrderedDict()
 
@@ -444,7 +446,7 @@ class DigestServer:
         return float(millis) / 1000
 
     def challenge(self, stale: bool = False) -> list[str]:
-        """``WWW-Authenticate`` values, one per algorithm, strongest first (RFC 8760 §2.4)."""
+        """``WWW-Authenticate`` values, one per algorithm, in configured order (RFC 8760 §2.4)."""
         nonce = self.make_nonce()
         return [
             DigestChallenge(self.realm, nonce, algorithm, ("auth",), stale=stale).serialize()

@@ -283,15 +283,25 @@ def make_server(clock: Clock, **kwargs: object) -> DigestServer:
     return DigestServer("pbx.example.com", KEY, clock, **kwargs)  # type: ignore[arg-type]
 
 
-def test_server_challenge_lists_sha256_first() -> None:
-    server = make_server(Clock(), algorithms=("MD5", "SHA-256"))
+@pytest.mark.parametrize(
+    "order", [("MD5", "SHA-256"), ("SHA-256", "MD5"), ("sha-256", "md5", "SHA-256")]
+)
+def test_server_challenges_in_the_configured_order(order: tuple[str, ...]) -> None:
+    server = make_server(Clock(), algorithms=order)
     values = server.challenge()
     challenges = [DigestChallenge.parse(v) for v in values]
-    assert [c.algorithm for c in challenges] == ["SHA-256", "MD5"]
+    expected = list(dict.fromkeys(a.upper() for a in order))
+    assert [(c.algorithm or "").upper() for c in challenges] == expected
     assert all(c.qop == ("auth",) and c.realm == "pbx.example.com" for c in challenges)
     assert not any(c.stale for c in challenges)
     assert all(DigestChallenge.parse(v).stale for v in server.challenge(stale=True))
     assert server.challenge()[0] != values[0]  # fresh nonce each time
+
+
+def test_client_picks_sha256_even_when_md5_is_listed_first() -> None:
+    server = make_server(Clock(), algorithms=("MD5", "SHA-256"))
+    answer = DigestClient("alice", "pw").answer(server.challenge(), "INVITE", "sip:100@h")
+    assert "algorithm=SHA-256" in answer
 
 
 @pytest.mark.parametrize("algorithm", ["SHA-256", "MD5", "SHA-256-sess", "MD5-sess"])
