@@ -224,3 +224,17 @@ async def test_inband_dtmf_when_peer_has_no_telephone_event(client: Engine, serv
     text = next(server.settings.traces_dir.glob("*.jsonl")).read_text()
     assert '"via": "inband"' in text
     assert '"digits": "37", "reason": "finishkey"' in text
+
+
+async def test_hold_and_resume_from_our_side(client: Engine, server: Engine) -> None:
+    leg = await _dial(client, server, "102")
+    server_leg = next(iter(server.calls.values())).caller
+    assert await leg.hold()
+    await asyncio.sleep(0.05)
+    assert server_leg.on_hold, "the far end must see sendonly as hold"
+    assert leg.negotiated is not None and leg.negotiated.direction == "sendonly"
+    assert await leg.resume()
+    await asyncio.sleep(0.05)
+    assert not server_leg.on_hold
+    assert leg.negotiated.direction == "sendrecv"
+    await leg.hangup()

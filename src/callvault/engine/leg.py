@@ -326,6 +326,14 @@ class Leg:
             return
         await self.engine.send_bye(self, reason)
 
+    async def hold(self) -> bool:
+        """Put the far end on hold (re-INVITE with ``sendonly``, RFC 3264 §8.4)."""
+        return await self.engine.dialer.reinvite(self, "sendonly")
+
+    async def resume(self) -> bool:
+        """Take the far end off hold (re-INVITE with ``sendrecv``)."""
+        return await self.engine.dialer.reinvite(self, "sendrecv")
+
     async def wait_ended(self, timeout: float | None = None) -> bool:
         """Wait until the leg ends; False on timeout."""
         with contextlib.suppress(TimeoutError):

@@ -266,3 +266,44 @@ class Dialer:
         pending = self.engine.stack.request(bye, self._dialog_destination(leg), leg.transport)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(pending.final), 5.0)
+
+    async def reinvite(self, leg: Leg, direction: str = "sendrecv") -> bool:
+        """Re-offer media in the dialog (RFC 3261 §14.1): hold with ``sendonly``/``inactive``.
+
+        Returns True when the peer accepted (2xx, answer applied, ACK sent).
+        """
+        if leg.dialog is None or leg.media is None or leg.state != LegState.ANSWERED:
+            return False
+        leg.sdp_version += 1
+        local_host = self.engine.stack.local_host_for(leg.peer[0])
+        offer = build_offer(
+            local_host,
+            leg.media.local_port,
+            direction=direction,
+            session_id=leg.sdp_session_id,
+            session_version=leg.sdp_version,
+        )
+        destination = leg.dialog.destination_uri()
+        via = self.engine.stack.make_via(destination.host_no_brackets, leg.transport)
+        request = leg.dialog.create_request(
+            "INVITE", via=via, contact=leg.contact(), body=offer.serialize()
+        )
+        pending = self.engine.stack.request(request, self._dialog_destination(leg), leg.transport)
+        try:
+            response = await asyncio.wait_for(asyncio.shield(pending.final), 32.0)
+        except TimeoutError:
+            return False
+        if not 200 <= response.status < 300:
+            leg.trace("sip", "reinvite-refused", status=response.status)
+            return False
+        ack_via = self.engine.stack.make_via(destination.host_no_brackets, leg.transport)
+        ack = leg.dialog.create_ack(request, via=ack_via)
+        self.engine.stack.send_stateless(ack, self._dialog_destination(leg), leg.transport)
+        try:
+            leg.apply_negotiated(parse_answer(offer, parse_sdp(response.body)))
+        except (SdpParseError, NegotiationError) as exc:
+            leg.call.log.warning("unusable SDP answer to re-INVITE: %s", exc)
+            return False
+        leg.local_offer = offer
+        leg.trace("media", "hold" if direction != "sendrecv" else "resume", by="local")
+        return True
