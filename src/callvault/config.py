@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     public_address: str | None = Field(
         None, description="Address put in Contact/SDP; default: the address facing the peer."
     )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. postgresql://user@host/db; default SQLite in data_dir.",
+    )
     http_host: str = Field("127.0.0.1", description="Address of the panel and REST API.")
     http_port: int = Field(8080, ge=0, le=65535, description="Port of the panel and REST API.")
     data_dir: Path = Field(Path("data"), description="Database, recordings, traces.")

@@ -1,0 +1,1 @@
+"""Persistence: models, migrations, tenant-scoped repositories (the only package that knows SQL)."""

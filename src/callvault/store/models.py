@@ -1,0 +1,144 @@
+"""The data model: accounts own numbers, objects, trunks and prompts; calls are recorded.
+
+SQLAlchemy 2 typed mappings.  Every row except an :class:`Account` itself
+carries ``account_id`` -- the tenant key every query of
+:mod:`callvault.store.repository` filters on.  Schema changes go through
+Alembic (``src/callvault/store/migrations``); the tests check that the
+migrations produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ObjectKind(enum.StrEnum):
+    """What a number can lead to."""
+
+    SIP_ACCOUNT = "sip_account"
+    QUEUE = "queue"
+    IVR_MENU = "ivr_menu"
+    IVR_API = "ivr_api"
+
+
+class Account(Base):
+    """A company: the tenant everything else belongs to."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Warsaw")
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CallObject(Base):
+    """A SIP account, queue, IVR menu or IVR API object, unique by login in its account."""
+
+    __tablename__ = "objects"
+    __table_args__ = (
+        UniqueConstraint("account_id", "login", name="uq_objects_account_login"),
+        UniqueConstraint("account_id", "extension", name="uq_objects_account_extension"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    kind: Mapped[ObjectKind] = mapped_column(Enum(ObjectKind, native_enum=False, length=16))
+    login: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    extension: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Number(Base):
+    """A DID in E.164 (digits only, with country code) pointing at one object."""
+
+    __tablename__ = "numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(20), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    object_id: Mapped[int | None] = mapped_column(
+        ForeignKey("objects.id", ondelete="SET NULL"), nullable=True
+    )
+    target: Mapped[CallObject | None] = relationship(lazy="joined")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Trunk(Base):
+    """A provider connection: inbound sources, outbound gateway, number formats."""
+
+    __tablename__ = "trunks"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_trunks_account_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Prompt(Base):
+    """An uploaded announcement, stored as 8 kHz 16-bit mono PCM WAV."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_prompts_account_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    wav: Mapped[bytes] = mapped_column(LargeBinary)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CallRecord(Base):
+    """One call as it happened; ``id`` is the call id (the IVR API's UniqueCallId)."""
+
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_account_started", "account_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True
+    )
+    from_number: Mapped[str] = mapped_column(String(64), default="")
+    to_number: Mapped[str] = mapped_column(String(64), default="")
+    direction: Mapped[str] = mapped_column(String(16), default="inbound")
+    objects: Mapped[list[Any]] = mapped_column(default=list)
+    disposition: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hangup_side: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    legs: Mapped[list[Any]] = mapped_column(default=list)
