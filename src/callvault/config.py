@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         "Clients that read every challenge pick the strongest (RFC 8760 §2.4); many "
         "deployed phones read only the first, so MD5 leads by default.",
     )
+    ban_after_failures: int = Field(
+        5, ge=1, description="Failed authentications from one address before it is banned."
+    )
+    ban_seconds: float = Field(600.0, gt=0, description="How long a ban lasts.")
+    unknown_source_rate: float = Field(
+        20.0, gt=0, description="Requests per second allowed from an address we do not know."
+    )
     language: str = Field("en", description="Language of the demo prompts: en or pl.")
     user_agent: str = Field("callvault", description="User-Agent / Server header value.")
     use_uvloop: bool = Field(True, description="Use uvloop when it is installed.")

@@ -12,16 +12,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from callvault.config import Settings
 from callvault.engine.auth import InboundAuth
 from callvault.engine.call import Call
+from callvault.engine.guard import SourceGuard
 from callvault.engine.leg import Leg, LegEnded, LegState
 from callvault.engine.media_stream import MediaStream, PortPool
 from callvault.engine.outbound import Dialer
 from callvault.engine.pacer import Pacer
+from callvault.engine.registrar import Registrar
 from callvault.engine.sip_stack import SipStack
 from callvault.engine.sources import EncodedPrompt, PromptCache
 from callvault.media.dtmf import parse_dtmf_relay
@@ -62,12 +65,17 @@ class Engine:
         router: Router | None = None,
         prompt_resolver: PromptResolver | None = None,
         auth: InboundAuth | None = None,
+        registrar: Registrar | None = None,
+        guard: SourceGuard | None = None,
     ) -> None:
         self.settings = settings
         self.auth = auth
+        self.registrar = registrar
+        self.guard = guard
         self.router = router
         self.prompt_resolver = prompt_resolver
-        self.stack = SipStack(self, user_agent=settings.user_agent)
+        self.stack = SipStack(self, user_agent=settings.user_agent, guard=guard)
+        self._background: set[asyncio.Task[None]] = set()
         self.stack.public_address = settings.public_address
         self.stack.wire_hooks.append(self._trace_wire)
         self.pacer = Pacer()
@@ -199,6 +207,8 @@ class Engine:
             self._new_inbound(event)
         elif method == "CANCEL":
             self._on_cancel(event)
+        elif method == "REGISTER" and self.registrar is not None:
+            self._spawn(self._register(event))
         elif method == "OPTIONS" and not has_to_tag:
             self._reply(
                 event.transaction, 200, extra=[("Allow", self.ALLOW), ("Accept", "application/sdp")]
@@ -210,6 +220,20 @@ class Engine:
             self._reply(event.transaction, status, extra=[("Allow", self.ALLOW)])
         else:
             self._reply(event.transaction, 501, extra=[("Allow", self.ALLOW)])
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _register(self, event: RequestReceived) -> None:
+        assert self.registrar is not None
+        try:
+            response = await self.registrar.register(event.request, event.source, event.transport)
+        except Exception:
+            log.exception("REGISTER from %s:%d failed", *event.source)
+            response = build_response(event.request, 500, to_tag=new_tag())
+        self.stack.respond(event.transaction, response)
 
     def on_ack(self, event: AckReceived) -> None:
         leg = self.find_leg(event.request, we_are_uas=True)
@@ -267,6 +291,8 @@ class Engine:
                     decision.status,
                     decision.reason,
                 )
+                if decision.status == 403 and self.guard is not None:
+                    self.guard.auth_failed(event.source[0])
                 self._reply(tx, decision.status, extra=decision.headers)
                 return
             auth_user = decision.username

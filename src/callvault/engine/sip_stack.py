@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from callvault.engine.guard import SourceGuard
 from callvault.sip.dialog import new_branch
 from callvault.sip.errors import SipParseError
 from callvault.sip.headers import Via
@@ -69,8 +70,15 @@ class PendingRequest:
 class SipStack:
     """Runs the SIP transaction layer over real sockets."""
 
-    def __init__(self, handler: SipHandler, *, user_agent: str = "callvault") -> None:
+    def __init__(
+        self,
+        handler: SipHandler,
+        *,
+        user_agent: str = "callvault",
+        guard: SourceGuard | None = None,
+    ) -> None:
         self.handler = handler
+        self.guard = guard
         self.user_agent = user_agent
         self.layer = TransactionLayer()
         self.transports = SipTransports(self._on_bytes)
@@ -123,6 +131,8 @@ class SipStack:
 
     # -- receive path -----------------------------------------------------
     def _on_bytes(self, data: bytes, source: Address, transport: str) -> None:
+        if self.guard is not None and not self.guard.admit(source[0]):
+            return  # banned or over its rate: no reply, nothing to learn
         try:
             message = parse_message(data, stream=transport == "tcp")
         except SipParseError as exc:

@@ -88,21 +88,38 @@ class Accounts:
         *,
         plan: dict[str, Any] | None = None,
         timezone: str = "Europe/Warsaw",
+        sip_domain: str | None = None,
     ) -> Account:
-        """A new account; the slug is its stable handle."""
+        """A new account; the slug is its stable handle.
+
+        ``sip_domain`` is the host part of its phones' addresses
+        (``sip:jan@acme.example``): REGISTER and calls from phones find their
+        account by it.  It defaults to the slug.
+        """
         if not _SLUG.match(slug):
             raise InvalidInputError(
                 f"invalid account slug {slug!r}: use 2-63 lower-case letters, digits and dashes"
             )
         checked = Plan.from_json(plan or {}).to_json()
-        account = Account(slug=slug, name=name or slug, plan=checked, timezone=timezone)
+        domain = (sip_domain or slug).lower()
+        account = Account(
+            slug=slug, name=name or slug, plan=checked, timezone=timezone, sip_domain=domain
+        )
         self.session.add(account)
         try:
             await self.session.flush()
         except IntegrityError:
             await self.session.rollback()
-            raise ConflictError(f"account {slug!r} already exists") from None
+            raise ConflictError(
+                f"account {slug!r} or SIP domain {domain!r} already exists"
+            ) from None
         return account
+
+    async def by_domain(self, domain: str) -> Account | None:
+        """The account whose phones use ``domain``, or None."""
+        return await self.session.scalar(
+            select(Account).where(Account.sip_domain == domain.lower())
+        )
 
     async def get(self, slug: str) -> Account:
         """The account with ``slug``."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 13:57:03.641026
+Create Date: 2026-11-24 13:59:13.133645
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ def upgrade() -> None:
         sa.Column("slug", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("sip_domain", sa.String(length=253), nullable=False),
         sa.Column("plan", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("sip_domain"),
         sa.UniqueConstraint("slug"),
     )
     op.create_table(

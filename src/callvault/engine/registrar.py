@@ -1,0 +1,201 @@
+"""The registrar (RFC 3261 §10.3): phones of SIP accounts bind their contacts.
+
+An address-of-record is ``sip:<login>@<account sip_domain>``: the domain
+names the account, the login its SIP-account object, whose ``password``
+setting the digest check uses (realm = the domain).  Bindings live in
+memory, several per login, each with its expiry and the address the
+REGISTER came from -- calls go there, which keeps phones behind NAT reachable
+(the flow-token idea of RFC 5626, without the extensions).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from callvault.engine.auth import InboundAuth
+from callvault.sip.headers import NameAddress
+from callvault.sip.message import Request, Response, build_response
+from callvault.sip.uri import SipUri
+from callvault.transport.sip_transport import Address
+
+log = logging.getLogger("callvault.registrar")
+
+DEFAULT_EXPIRES = 3600
+MIN_EXPIRES = 60
+MAX_EXPIRES = 7200
+
+
+@dataclass(frozen=True)
+class SipAccountRef:
+    """What the registrar needs to know of a SIP account."""
+
+    account_id: int
+    domain: str
+    login: str
+    password: str
+
+
+@dataclass
+class Binding:
+    """One registered contact of a login."""
+
+    contact: SipUri
+    expires_at: float
+    source: Address
+    transport: str
+    call_id: str
+    cseq: int
+
+    def expires_in(self, now: float) -> int:
+        """Seconds left."""
+        return max(0, int(self.expires_at - now))
+
+
+CredentialLookup = Callable[[str, str], Awaitable[SipAccountRef | None]]
+
+
+class Registrar:
+    """Processes REGISTER requests and answers "where is login X?"."""
+
+    def __init__(
+        self,
+        lookup: CredentialLookup,
+        *,
+        algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
+        clock: Callable[[], float] = time.time,
+        on_auth_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        self._lookup = lookup
+        self._algorithms = algorithms
+        self._clock = clock
+        self._secret = secrets.token_bytes(32)
+        self._auth: dict[str, InboundAuth] = {}
+        self._bindings: dict[tuple[int, str], dict[str, Binding]] = {}
+        self.on_auth_failure = on_auth_failure
+
+    def _auth_for(self, domain: str, password: str) -> InboundAuth:
+        auth = self._auth.get(domain)
+        if auth is None:
+            auth = InboundAuth(domain, lambda _: None, algorithms=self._algorithms,
+                               clock=self._clock, secret_key=self._secret)  # fmt: skip
+            self._auth[domain] = auth
+        auth.password_lookup = lambda _user: password
+        return auth
+
+    def challenge_for(self, domain: str) -> list[tuple[str, str]]:
+        """WWW-Authenticate headers for ``domain`` (used for unknown users too)."""
+        return self._auth_for(domain, "")._challenge("").headers
+
+    async def register(self, request: Request, source: Address, transport: str) -> Response:
+        """Answer one REGISTER (§10.3 steps 1-8)."""
+        to_uri = request.to.uri
+        if to_uri is None or to_uri.user is None:
+            return build_response(request, 400, "To must name a login", to_tag=_tag())
+        domain, login = to_uri.host, to_uri.user
+        ref = await self._lookup(domain, login)
+        if ref is None:
+            # answer as for a wrong password: no hint which logins exist
+            if request.headers.get("Authorization") is None:
+                return self._reply(request, 401, headers=self.challenge_for(domain))
+            self._failed(source, f"unknown login {login}@{domain}")
+            return self._reply(request, 403, reason="Forbidden")
+        decision = self._auth_for(domain, ref.password).check(request)
+        if not decision.ok:
+            if decision.status == 403:
+                self._failed(source, f"wrong password for {login}@{domain}")
+            return self._reply(request, decision.status, headers=decision.headers,
+                               reason=decision.reason)  # fmt: skip
+        if decision.username != login:
+            self._failed(source, f"{decision.username} may not register {login}")
+            return self._reply(request, 403, reason="Forbidden")
+        return self._update(request, ref, source, transport)
+
+    def _failed(self, source: Address, why: str) -> None:
+        log.warning("REGISTER from %s:%d refused: %s", source[0], source[1], why)
+        if self.on_auth_failure is not None:
+            self.on_auth_failure(source[0])
+
+    def _reply(
+        self,
+        request: Request,
+        status: int,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        reason: str | None = None,
+    ) -> Response:
+        return build_response(request, status, None if status == 401 else reason,
+                              to_tag=_tag(), extra=headers or [])  # fmt: skip
+
+    def _update(
+        self, request: Request, ref: SipAccountRef, source: Address, transport: str
+    ) -> Response:
+        now = self._clock()
+        key = (ref.account_id, ref.login)
+        bindings = self._bindings.setdefault(key, {})
+        header_expires = request.headers.get("Expires")
+        default = (
+            int(header_expires) if header_expires and header_expires.isdigit() else DEFAULT_EXPIRES
+        )
+        contacts = request.contacts
+        cseq = request.cseq.seq
+        if any(c.uri is None for c in contacts):
+            if len(contacts) != 1 or default != 0:
+                return self._reply(request, 400, reason="'Contact: *' needs Expires: 0 alone")
+            bindings.clear()
+        for contact in contacts:
+            if contact.uri is None:
+                continue
+            expires = contact.expires if contact.expires is not None else default
+            if 0 < expires < MIN_EXPIRES:
+                return self._reply(request, 423, headers=[("Min-Expires", str(MIN_EXPIRES))])
+            text = str(contact.uri)
+            existing = bindings.get(text)
+            if existing and existing.call_id == request.call_id and cseq <= existing.cseq:
+                return self._reply(request, 500, reason="CSeq out of order")
+            if expires == 0:
+                bindings.pop(text, None)
+                continue
+            bindings[text] = Binding(
+                contact=contact.uri,
+                expires_at=now + min(expires, MAX_EXPIRES),
+                source=source,
+                transport=transport,
+                call_id=request.call_id,
+                cseq=cseq,
+            )
+        self._purge(key, now)
+        current = self._bindings.get(key, {})
+        log.info("%s@%s registered %d contact(s)", ref.login, ref.domain, len(current))
+        extra = [
+            ("Contact", str(NameAddress(uri=b.contact, params={"expires": str(b.expires_in(now))})))
+            for b in current.values()
+        ]
+        extra.append(("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))))
+        return self._reply(request, 200, headers=extra)
+
+    def _purge(self, key: tuple[int, str], now: float) -> None:
+        bindings = self._bindings.get(key)
+        if bindings is None:
+            return
+        for text in [t for t, b in bindings.items() if b.expires_at <= now]:
+            del bindings[text]
+        if not bindings:
+            del self._bindings[key]
+
+    def lookup(self, account_id: int, login: str) -> list[Binding]:
+        """The live bindings of a login (expired ones are dropped)."""
+        key = (account_id, login)
+        self._purge(key, self._clock())
+        return list(self._bindings.get(key, {}).values())
+
+    def registered_sources(self) -> set[str]:
+        """Addresses of every phone with a live binding (exempt from rate limits)."""
+        return {b.source[0] for bs in self._bindings.values() for b in bs.values()}
+
+
+def _tag() -> str:
+    return secrets.token_hex(6)
