@@ -9,10 +9,8 @@ import signal
 import sys
 
 from callvault.config import Settings
-from callvault.demo import sounds
-from callvault.demo.apps import demo_router
-from callvault.engine.auth import InboundAuth
-from callvault.engine.engine import Engine
+from callvault.node import build_node
+from callvault.store.seed import seed_demo
 from callvault.web.app import create_app
 
 log = logging.getLogger("callvault.serve")
@@ -23,20 +21,25 @@ async def run_node(settings: Settings) -> int:
     import uvicorn
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    auth = None
-    if settings.demo_auth:
-        user, _, password = settings.demo_auth.partition(":")
-        auth = InboundAuth(
-            settings.sip_realm,
-            lambda name: password if name == user else None,
-            algorithms=settings.sip_auth_algorithms,
+    node = build_node(settings)
+    try:
+        await asyncio.to_thread(node.db.migrate)
+        demo = await seed_demo(node.db)
+    except Exception as exc:
+        print(
+            f"callvault: cannot prepare the database {node.db.url}: {exc}\n"
+            "Check CALLVAULT_DATABASE_URL (e.g. postgresql://user@host/db) and that it answers.",
+            file=sys.stderr,
         )
-    engine = Engine(
-        settings,
-        prompt_resolver=lambda name: sounds.path(name, settings.language),
-        auth=auth,
-    )
-    engine.router = demo_router(engine)
+        return 2
+    if demo is not None:
+        for login, extension, password in demo.phones:
+            print(
+                f"demo phone: user {login} (ext {extension}), domain {demo.domain}, "
+                f"password {password}",
+                file=sys.stderr,
+            )
+    engine = node.engine
     try:
         sip = await engine.start()
     except OSError as exc:
@@ -81,6 +84,7 @@ async def run_node(settings: Settings) -> int:
     await stop.wait()
     log.info("shutting down: ending %d live calls", len(engine.calls))
     await engine.shutdown()
+    await node.db.close()
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await http_task

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -47,7 +48,7 @@ from callvault.transport.sip_transport import Address
 log = logging.getLogger("callvault.engine")
 
 CallApp = Callable[[Call], Awaitable[None]]
-Router = Callable[[Call, Request], CallApp | None]
+Router = Callable[[Call, Request], CallApp | Awaitable[CallApp | None] | None]
 PromptResolver = Callable[[str], Path]
 
 _KNOWN_UNSUPPORTED = {"REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "PRACK"}
@@ -76,6 +77,7 @@ class Engine:
         self.prompt_resolver = prompt_resolver
         self.stack = SipStack(self, user_agent=settings.user_agent, guard=guard)
         self._background: set[asyncio.Task[None]] = set()
+        self.call_ended_hooks: list[Callable[[Call], Awaitable[None]]] = []
         self.stack.public_address = settings.public_address
         self.stack.wire_hooks.append(self._trace_wire)
         self.pacer = Pacer()
@@ -356,7 +358,8 @@ class Engine:
                 call.log.error("cannot allocate RTP port: %s", exc)
                 leg.reject(503)
                 return
-            app = self.router(call, leg.invite) if self.router else None
+            routed = self.router(call, leg.invite) if self.router else None
+            app = await routed if inspect.isawaitable(routed) else routed
             if app is None:
                 call.log.info("no route for %s", call.to_user)
                 leg.reject(404)
@@ -375,6 +378,11 @@ class Engine:
         call.ended_at = time.time()
         call.trace.add("call", "ended", duration_s=round(call.ended_at - call.started_at, 3))
         call.trace.close()
+        for hook in self.call_ended_hooks:
+            try:
+                await hook(call)
+            except Exception:
+                call.log.exception("call-ended hook failed")
         self.calls.pop(call.id, None)
         for leg in call.legs:
             self._invites.pop(leg.invite.branch, None)

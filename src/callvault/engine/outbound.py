@@ -73,13 +73,16 @@ class Dialer:
         timeout_s: float = 30.0,
         on_ringing: Callable[[Leg], None] | None = None,
         offer_dtmf: bool = True,
+        route_to: tuple[Address, str] | None = None,
     ) -> Leg:
         """Place an outbound leg of ``call`` to ``target``; return it answered.
 
         ``offer_dtmf=False`` leaves telephone-event out of the offer (as some
-        gateways do), so DTMF must travel in-band.
+        gateways do), so DTMF must travel in-band.  ``route_to`` sends the
+        INVITE to that (address, transport) instead of resolving ``target``
+        (a registered phone's flow).
         """
-        destination, transport = await resolve(target)
+        destination, transport = route_to if route_to is not None else await resolve(target)
         local_host = self.engine.stack.local_host_for(destination[0])
         from_addr = NameAddress(
             uri=SipUri(

@@ -10,6 +10,7 @@ REGISTER came from -- calls go there, which keeps phones behind NAT reachable
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import time
@@ -53,6 +54,25 @@ class Binding:
     def expires_in(self, now: float) -> int:
         """Seconds left."""
         return max(0, int(self.expires_at - now))
+
+    def route(self) -> tuple[Address, str]:
+        """Where to send requests for this contact.
+
+        Over TCP: back through the phone's own connection.  Over UDP: the
+        Contact's address, unless it is a private address other than the one
+        the REGISTER came from -- a phone behind NAT -- then the source.
+        """
+        if self.transport != "udp":
+            return self.source, self.transport
+        host = self.contact.host_no_brackets
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return (host, self.contact.port or 5060), "udp"
+        behind_nat = address.is_private and not address.is_loopback and host != self.source[0]
+        if behind_nat:
+            return self.source, "udp"
+        return (host, self.contact.port or 5060), "udp"
 
 
 CredentialLookup = Callable[[str, str], Awaitable[SipAccountRef | None]]

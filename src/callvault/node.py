@@ -1,0 +1,64 @@
+"""Assembles a node from settings: store, registrar, guard, router, engine, history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callvault.config import Settings
+from callvault.demo import sounds
+from callvault.demo.apps import demo_router
+from callvault.engine.auth import InboundAuth
+from callvault.engine.engine import Engine
+from callvault.engine.guard import SourceGuard
+from callvault.engine.registrar import Registrar
+from callvault.routing.directory import Directory
+from callvault.routing.history import CallHistory
+from callvault.routing.router import DataRouter
+from callvault.store.db import Database
+
+
+@dataclass
+class Node:
+    """Everything one ``callvault serve`` runs."""
+
+    settings: Settings
+    db: Database
+    engine: Engine
+    registrar: Registrar
+    guard: SourceGuard
+
+
+def build_node(settings: Settings) -> Node:
+    """Wire the parts together (the database must be migrated before calls)."""
+    db = Database(settings.database_url or Database.default_url(settings.data_dir))
+    directory = Directory(db)
+    guard = SourceGuard(
+        rate_per_s=settings.unknown_source_rate,
+        burst=max(10, int(settings.unknown_source_rate * 2)),
+        max_auth_failures=settings.ban_after_failures,
+        ban_s=settings.ban_seconds,
+    )
+    registrar = Registrar(
+        directory.sip_account,
+        algorithms=settings.sip_auth_algorithms,
+        on_auth_failure=guard.auth_failed,
+    )
+    guard.trusted = registrar.registered_sources
+    auth = None
+    if settings.demo_auth:
+        user, _, password = settings.demo_auth.partition(":")
+        auth = InboundAuth(
+            settings.sip_realm,
+            lambda name: password if name == user else None,
+            algorithms=settings.sip_auth_algorithms,
+        )
+    engine = Engine(
+        settings,
+        prompt_resolver=lambda name: sounds.path(name, settings.language),
+        auth=auth,
+        registrar=registrar,
+        guard=guard,
+    )
+    engine.router = DataRouter(engine, directory, registrar, fallback=demo_router(engine))
+    engine.call_ended_hooks.append(CallHistory(db).record)
+    return Node(settings, db, engine, registrar, guard)

@@ -1,0 +1,94 @@
+"""Read-side lookups the engine needs from the store (accounts, SIP accounts, numbers).
+
+Each lookup opens a short session; results are plain values, so nothing
+lazy leaks into the call's coroutines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from callvault.engine.registrar import SipAccountRef
+from callvault.store.db import Database
+from callvault.store.models import Account, CallObject, ObjectKind
+from callvault.store.repository import find_number_owner
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a dialled string leads: an object of an account."""
+
+    account_id: int
+    account_slug: str
+    kind: str
+    login: str
+    settings: dict[str, Any]
+    number_label: str = ""
+
+
+class Directory:
+    """Store lookups for routing and registration."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def sip_account(self, domain: str, login: str) -> SipAccountRef | None:
+        """The SIP account ``login`` of the account using ``domain``."""
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(Account.id, CallObject.settings)
+                    .join(CallObject, CallObject.account_id == Account.id)
+                    .where(
+                        Account.sip_domain == domain.lower(),
+                        CallObject.kind == ObjectKind.SIP_ACCOUNT,
+                        CallObject.login == login,
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        password = str(row.settings.get("password", ""))
+        if not password:
+            return None
+        return SipAccountRef(
+            account_id=row.id, domain=domain.lower(), login=login, password=password
+        )
+
+    async def number(self, dialled: str) -> Destination | None:
+        """The object a DID leads to (any number format), or None."""
+        async with self.db.session() as session:
+            number = await find_number_owner(session, dialled)
+            if number is None or number.target is None:
+                return None
+            account = await session.get(Account, number.account_id)
+            assert account is not None
+            target = number.target
+            return Destination(
+                account.id, account.slug, target.kind.value, target.login,
+                dict(target.settings), number.label,
+            )  # fmt: skip
+
+    async def internal(self, domain: str, login_or_extension: str) -> Destination | None:
+        """An object of the account using ``domain`` by login or short number."""
+        async with self.db.session() as session:
+            account = await session.scalar(
+                select(Account).where(Account.sip_domain == domain.lower())
+            )
+            if account is None:
+                return None
+            obj = await session.scalar(
+                select(CallObject).where(
+                    CallObject.account_id == account.id,
+                    (CallObject.login == login_or_extension)
+                    | (CallObject.extension == login_or_extension),
+                )
+            )
+            if obj is None:
+                return None
+            return Destination(
+                account.id, account.slug, obj.kind.value, obj.login, dict(obj.settings)
+            )
