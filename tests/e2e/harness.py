@@ -161,6 +161,7 @@ def sipp_command(
     media_port: int | None = None,
     service: str | None = None,
     variables: dict[str, str] | None = None,
+    inf: Path | None = None,
     timeout_s: int = 30,
 ) -> list[str]:
     name = Path(scenario).stem
@@ -177,6 +178,8 @@ def sipp_command(
     ]  # fmt: skip
     if service:
         command += ["-s", service]
+    if inf is not None:
+        command += ["-inf", str(inf)]
     for key, value in (variables or {}).items():
         command += ["-set", key, value]
     return command

@@ -60,15 +60,19 @@ class InboundAuth:
         headers = [("WWW-Authenticate", value) for value in self.server.challenge(stale=stale)]
         return AuthDecision(None, 401, reason, headers)
 
-    def check(self, request: Request) -> AuthDecision:
-        """Verify the request's Authorization; say how to refuse it if it fails."""
+    def check(self, request: Request, local: tuple[str, int] | None = None) -> AuthDecision:
+        """Verify the request's Authorization; say how to refuse it if it fails.
+
+        ``local`` is the address the request reached us on: some clients
+        (SIPp among them) compute the digest over ``sip:<that address>``.
+        """
         credentials = request.headers.get("Authorization")
         if credentials is None:
             return self._challenge("credentials required")
         result = self.server.verify(credentials, request.method, self.password_lookup)
         if result.outcome is AuthOutcome.OK:
             assert result.credentials is not None
-            if not _same_target(result.credentials.uri, request):
+            if not _same_target(result.credentials.uri, request, local):
                 return AuthDecision(None, 400, "credentials were computed for another URI")
             return AuthDecision(result.username)
         if result.outcome is AuthOutcome.STALE:
@@ -78,7 +82,7 @@ class InboundAuth:
         return AuthDecision(None, 403, result.reason)
 
 
-def _same_target(uri_text: str, request: Request) -> bool:
+def _same_target(uri_text: str, request: Request, local: tuple[str, int] | None) -> bool:
     """The digest ``uri`` names the Request-URI's target (RFC 3261 §22.4, leniently).
 
     RFC 3261 wants the exact Request-URI; deployed clients (SIPp among them)
@@ -91,6 +95,8 @@ def _same_target(uri_text: str, request: Request) -> bool:
     except SipParseError:
         return False
     target = request.uri
+    if local is not None and uri.user is None and (uri.host, uri.port or 5060) == local:
+        return True
     if (uri.host, uri.port or 5060) != (target.host, target.port or 5060):
         return False
     return uri.user is None or uri.user == target.user

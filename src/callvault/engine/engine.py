@@ -231,7 +231,10 @@ class Engine:
     async def _register(self, event: RequestReceived) -> None:
         assert self.registrar is not None
         try:
-            response = await self.registrar.register(event.request, event.source, event.transport)
+            local = (self.stack.local_host_for(event.source[0]), self.stack.listen[1])
+            response = await self.registrar.register(
+                event.request, event.source, event.transport, local
+            )
         except Exception:
             log.exception("REGISTER from %s:%d failed", *event.source)
             response = build_response(event.request, 500, to_tag=new_tag())
@@ -285,7 +288,8 @@ class Engine:
             return
         auth_user: str | None = None
         if self.auth is not None:
-            decision = self.auth.check(request)
+            local = (self.stack.local_host_for(event.source[0]), self.stack.listen[1])
+            decision = self.auth.check(request, local)
             if not decision.ok:
                 log.info(
                     "INVITE from %s:%d refused %d: %s",

@@ -110,7 +110,9 @@ class Registrar:
         """WWW-Authenticate headers for ``domain`` (used for unknown users too)."""
         return self._auth_for(domain, "")._challenge("").headers
 
-    async def register(self, request: Request, source: Address, transport: str) -> Response:
+    async def register(
+        self, request: Request, source: Address, transport: str, local: Address | None = None
+    ) -> Response:
         """Answer one REGISTER (§10.3 steps 1-8)."""
         to_uri = request.to.uri
         if to_uri is None or to_uri.user is None:
@@ -123,12 +125,13 @@ class Registrar:
                 return self._reply(request, 401, headers=self.challenge_for(domain))
             self._failed(source, f"unknown login {login}@{domain}")
             return self._reply(request, 403, reason="Forbidden")
-        decision = self._auth_for(domain, ref.password).check(request)
+        decision = self._auth_for(domain, ref.password).check(request, local)
         if not decision.ok:
             if decision.status == 403:
                 self._failed(source, f"wrong password for {login}@{domain}")
-            return self._reply(request, decision.status, headers=decision.headers,
-                               reason=decision.reason)  # fmt: skip
+            # the wire says only "Forbidden"/"Bad Request"; the log has the detail
+            log.info("REGISTER %s@%s: %s", login, domain, decision.reason)
+            return self._reply(request, decision.status, headers=decision.headers)
         if decision.username != login:
             self._failed(source, f"{decision.username} may not register {login}")
             return self._reply(request, 403, reason="Forbidden")
