@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from callvault.engine.auth import InboundAuth
 from callvault.sip.headers import NameAddress
 from callvault.sip.message import Request, Response, build_response
-from callvault.sip.uri import SipUri
+from callvault.sip.uri import SipUri, is_digits
 from callvault.transport.sip_transport import Address
 
 log = logging.getLogger("callvault.registrar")
@@ -161,7 +161,7 @@ class Registrar:
         bindings = self._bindings.setdefault(key, {})
         header_expires = request.headers.get("Expires")
         default = (
-            int(header_expires) if header_expires and header_expires.isdigit() else DEFAULT_EXPIRES
+            int(header_expires) if header_expires and is_digits(header_expires) else DEFAULT_EXPIRES
         )
         contacts = request.contacts
         cseq = request.cseq.seq

@@ -126,7 +126,7 @@ def parse_dtmf_relay(body: str, content_type: str) -> str | None:
         return None
     if content_type == "application/dtmf":
         key = body.strip().upper()
-        if key.isdigit() and int(key) < 16 and len(key) <= 2 and len(key) > 0:
+        if (key.isascii() and key.isdigit()) and int(key) < 16 and len(key) <= 2 and len(key) > 0:
             return EVENTS[int(key)]
         return key if len(key) == 1 and key in EVENTS else None
     return None

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from callvault.sip.errors import SipParseError
-from callvault.sip.uri import SipUri, format_params
+from callvault.sip.uri import SipUri, format_params, is_digits
 
 # canonical name, compact form or "", may be a comma-separated list
 _REGISTRY: tuple[tuple[str, str, bool], ...] = (
@@ -218,7 +218,7 @@ class NameAddress:
     def expires(self) -> int | None:
         """The ``expires`` parameter of a Contact (§10.2.1.1), if numeric."""
         value = self.params.get("expires")
-        return int(value) if value is not None and value.isdigit() else None
+        return int(value) if value is not None and is_digits(value) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +237,8 @@ class Via:
         pieces = [p.strip() for p in sent_protocol.split("/")]
         if len(pieces) != 3 or pieces[0].upper() != "SIP" or not pieces[2]:
             raise SipParseError(f"invalid Via sent-protocol in {text!r}")
+        if pieces[1] != "2.0":
+            raise SipParseError(f"invalid Via: SIP version {pieces[1]!r} in {text!r}")
         rest = rest.strip()
         if not rest:
             raise SipParseError(f"Via without sent-by in {text!r}")
@@ -275,7 +277,7 @@ class CSeq:
     def parse(cls, text: str) -> CSeq:
         """Parse ``"42 INVITE"``; the number must fit 31 bits (§8.1.1.5)."""
         parts = text.split()
-        if len(parts) != 2 or not parts[0].isdigit():
+        if len(parts) != 2 or not is_digits(parts[0]):
             raise SipParseError(f"invalid CSeq {text!r} (expected '<number> <method>')")
         seq = int(parts[0])
         if seq >= 2**31:

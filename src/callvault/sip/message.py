@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from callvault.sip.errors import SipParseError
 from callvault.sip.headers import CSeq, NameAddress, Via, canonical_name, is_list_header, split_list
-from callvault.sip.uri import SipUri
+from callvault.sip.uri import SipUri, is_digits
 
 MAX_MESSAGE_SIZE = 65535
 _METHOD_RE = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
@@ -297,7 +297,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> Request | Response:
         code, _, reason = rest.partition(" ")
         if version != "SIP/2.0":
             raise SipParseError(f"unsupported SIP version {version!r}")
-        if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+        if len(code) != 3 or not is_digits(code) or not 100 <= int(code) <= 699:
             raise SipParseError(f"invalid status code {code!r} in status line")
         message = Response(headers=headers, status=int(code), reason=reason.strip())
     else:
@@ -329,7 +329,7 @@ def _frame_body(
                 "Content-Length is mandatory on stream transports", raw_headers=raw, method=method
             )
         return body
-    if not length_text.isdigit():
+    if not is_digits(length_text):
         raise SipParseError(
             f"invalid Content-Length {length_text!r}", raw_headers=raw, method=method
         )
@@ -365,7 +365,7 @@ def _validate(message: Request | Response, raw: list[tuple[str, str]], method: s
             method=method,
         )
     max_forwards = message.headers.get("Max-Forwards")
-    if max_forwards is not None and not max_forwards.isdigit():
+    if max_forwards is not None and not is_digits(max_forwards):
         raise SipParseError(
             f"invalid Max-Forwards {max_forwards!r}", raw_headers=raw, method=method
         )
@@ -416,7 +416,7 @@ def _content_length_of(head: bytes) -> int:
         name, colon, value = line.partition(b":")
         if colon and name.strip().lower() in (b"content-length", b"l"):
             value = value.strip()
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise SipParseError(f"invalid Content-Length {value[:20]!r} on the stream")
             return int(value)
     raise SipParseError("Content-Length is mandatory on stream transports")

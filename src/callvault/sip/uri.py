@@ -135,9 +135,14 @@ def _split_hostport(hostport: str, whole: str) -> tuple[str, int | None]:
         raise SipParseError(f"invalid host {host!r} in URI {whole!r}")
     if not port_text:
         return host.lower(), None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not is_digits(port_text) or not 0 < int(port_text) < 65536:
         raise SipParseError(f"invalid port {port_text!r} in URI {whole!r}")
     return host.lower(), int(port_text)
+
+
+def is_digits(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts "²", which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
 
 
 def is_token(text: str) -> bool:

@@ -33,8 +33,8 @@ def normalize(text: str, *, country_code: str = "48", national_length: int = 9) 
     else:
         digits = cleaned
         international = False
-    if not digits.isdigit():
-        bad = next((c for c in digits if not c.isdigit()), "?")
+    if not (digits.isascii() and digits.isdigit()):
+        bad = next((c for c in digits if not (c.isascii() and c.isdigit())), "?")
         raise InvalidNumberError(f"{text!r} contains {bad!r}; use digits, spaces, dashes, +")
     if not international:
         if digits.startswith("0") and len(digits) == national_length + 1:

@@ -203,7 +203,7 @@ class AccountScope:
             raise InvalidInputError(
                 f"invalid login {login!r}: letters, digits, dot, dash, underscore; max 64"
             )
-        if extension is not None and not extension.isdigit():
+        if extension is not None and not (extension.isascii() and extension.isdigit()):
             raise InvalidInputError(f"extension {extension!r} must be digits")
         if object_kind is ObjectKind.IVR_API:
             self.plan.require_addon("ivr_api")
