@@ -248,16 +248,18 @@ def read_pcap_udp(path: Path) -> list[tuple[float, int, int, bytes]]:
     if data[:4] == b"\x0a\x0d\x0d\x0a":
         offset = 0
         link = 1
+        units = 1e6  # if_tsresol default: microseconds
         while offset + 12 <= len(data):
             block_type, length = struct.unpack_from("<II", data, offset)
             if length < 12:
                 break
             if block_type == 1:
                 link = struct.unpack_from("<H", data, offset + 8)[0]
+                units = _pcapng_resolution(data[offset + 16 : offset + length - 4])
             elif block_type == 6:
                 high, low, captured = struct.unpack_from("<III", data, offset + 12)
                 frame = data[offset + 28 : offset + 28 + captured]
-                stamp = ((high << 32) | low) / 1e6
+                stamp = ((high << 32) | low) / units
                 parsed = _udp_of(frame, link)
                 if parsed:
                     packets.append((stamp, *parsed))
@@ -275,6 +277,20 @@ def read_pcap_udp(path: Path) -> list[tuple[float, int, int, bytes]]:
             packets.append((sec + usec / 1e6, *parsed))
         offset += 16 + captured
     return packets
+
+
+def _pcapng_resolution(options: bytes) -> float:
+    """Ticks per second from an interface block's if_tsresol option (code 9)."""
+    position = 0
+    while position + 4 <= len(options):
+        code, length = struct.unpack_from("<HH", options, position)
+        if code == 0:
+            break
+        if code == 9 and length >= 1:
+            value = options[position + 4]
+            return float(2 ** (value & 0x7F) if value & 0x80 else 10**value)
+        position += 4 + length + (-length % 4)
+    return 1e6
 
 
 def _udp_of(frame: bytes, link: int) -> tuple[int, int, bytes] | None:
