@@ -70,7 +70,9 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_node(sip_port: int, *, uvloop: bool, bridge_uri: str = "") -> subprocess.Popen[bytes]:
+def start_node(
+    sip_port: int, *, uvloop: bool, work: Path, bridge_uri: str = ""
+) -> subprocess.Popen[bytes]:
     command = [
         "taskset",
         "-c",
@@ -89,11 +91,14 @@ def start_node(sip_port: int, *, uvloop: bool, bridge_uri: str = "") -> subproce
     if not uvloop:
         command.append("--no-uvloop")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    node = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    assert node.stdout is not None
-    line = node.stdout.readline().decode()
-    if "ready" not in line:
-        raise SystemExit(f"bench node did not start: {line}")
+    log_path = work / f"node-{sip_port}.log"
+    # a file, not a pipe: a full pipe would stall the node on its next log line
+    node = subprocess.Popen(command, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 15
+    while "ready" not in log_path.read_text(errors="replace"):
+        if node.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"bench node did not start:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.05)
     return node
 
 
@@ -148,7 +153,49 @@ def sipp(
     if service:
         command += ["-s", service]
     log = (work / f"{Path(scenario).stem}.log").open("wb")
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+
+
+def write_pcma_pcap(path: Path, seconds: float) -> None:
+    """A capture of PCMA RTP at 20 ms packets for SIPp's play_pcap_audio (pcap, Ethernet)."""
+    import struct
+
+    from callvault.demo import sounds
+    from callvault.media.g711 import PCMA
+    from callvault.media.wav import load_wav_8k
+
+    audio = PCMA.encode(load_wav_8k(sounds.path("greeting")))
+    frames = int(seconds * 50)
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i in range(frames):
+        start = (i * 160) % (len(audio) - 160)
+        rtp = (
+            struct.pack("!BBHII", 0x80, 8, i & 0xFFFF, i * 160, 0x1234) + audio[start : start + 160]
+        )
+        udp = struct.pack("!HHHH", 6000, 6002, 8 + len(rtp), 0) + rtp
+        ip = (
+            struct.pack(
+                "!BBHHHBBH4s4s",
+                0x45,
+                0,
+                20 + len(udp),
+                i & 0xFFFF,
+                0,
+                64,
+                17,
+                0,
+                bytes([127, 0, 0, 1]),
+                bytes([127, 0, 0, 1]),
+            )
+            + udp
+        )
+        frame = b"\x00" * 12 + b"\x08\x00" + ip
+        stamp = 1_700_000_000 * 1_000_000 + i * 20_000
+        out.append(
+            struct.pack("<IIII", stamp // 1_000_000, stamp % 1_000_000, len(frame), len(frame))
+        )
+        out.append(frame)
+    path.write_bytes(b"".join(out))
 
 
 def analyse(pcap: Path, ports: set[int], window: tuple[float, float]) -> dict[str, object]:
@@ -198,7 +245,7 @@ def run_concurrent(mode: str, calls: int, *, uvloop: bool, hold_s: int, work: Pa
     callee_port, callee_media = free_port(), free_port()
     callee = None
     bridge_uri = f"sip:callee@127.0.0.1:{callee_port}" if mode == "bridge" else ""
-    node = start_node(sip_port, uvloop=uvloop, bridge_uri=bridge_uri)
+    node = start_node(sip_port, uvloop=uvloop, work=work, bridge_uri=bridge_uri)
     try:
         time.sleep(0.5)
         result.rss_idle_mb = rss_mb(node.pid)
@@ -284,7 +331,12 @@ def run_concurrent(mode: str, calls: int, *, uvloop: bool, hold_s: int, work: Pa
         pcap.unlink(missing_ok=True)
     finally:
         node.terminate()
-        node.wait(timeout=20)
+        try:
+            node.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            print(f"[{mode} {calls}] node did not stop in 20 s; killed", file=sys.stderr)
+            node.kill()
+            node.wait()
         if callee is not None and callee.poll() is None:
             callee.kill()
     return result
@@ -293,7 +345,7 @@ def run_concurrent(mode: str, calls: int, *, uvloop: bool, hold_s: int, work: Pa
 def run_cps(rate: float, *, uvloop: bool, seconds: int, work: Path) -> Result:
     result = Result("cps", rate, "uvloop" if uvloop else "asyncio")
     sip_port = free_port()
-    node = start_node(sip_port, uvloop=uvloop)
+    node = start_node(sip_port, uvloop=uvloop, work=work)
     try:
         total = int(rate * seconds)
         caller = sipp(
@@ -334,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     work = RESULTS / f"{args.mode}-{int(time.time())}"
     work.mkdir()
+    write_pcma_pcap(work / "pcma_20ms.pcap", 7.0)
     results = []
     for load in args.loads:
         if args.mode == "cps":

@@ -182,8 +182,10 @@ class MediaStream(asyncio.DatagramProtocol):
         """Stop sending and release the socket."""
         self._pacer.discard(self)
         self.stop_source()
+        self.consumers.clear()
         if self.transport is not None:
             self.transport.close()
+            self.transport = None  # late relays and ticks become no-ops
 
     # -- sending ----------------------------------------------------------
     def play(self, source: PayloadSource) -> asyncio.Future[bool]:

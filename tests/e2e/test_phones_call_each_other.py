@@ -1,0 +1,131 @@
+"""Two SIP accounts registered by real clients call each other by login.
+
+baresip registers as ``anna`` (digest, auto-answer); SIPp registers ``jan``
+with a contact where a SIPp UAS answers.  SIPp calls ``anna`` by login and
+baresip calls ``jan`` by extension; both calls are answered and recorded as
+internal calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from callvault.media.wav import write_wav
+from callvault.store.db import Database
+from callvault.store.models import CallRecord
+from callvault.store.repository import Accounts
+from tests.e2e.harness import SCENARIOS, Node, free_port, run_sipp, start_node, start_sipp
+
+pytestmark = pytest.mark.e2e
+
+
+async def _provision(url: str) -> None:
+    db = Database(url)
+    await asyncio.to_thread(db.migrate)
+    async with db.session() as session:
+        accounts = Accounts(session)
+        scope = accounts.scope(await accounts.create("acme", "ACME", sip_domain="acme.test"))
+        await scope.create_object(
+            "sip_account", "jan", extension="101", settings={"password": "s3cret"}
+        )
+        await scope.create_object(
+            "sip_account", "anna", extension="102", settings={"password": "an-pass"}
+        )
+        await session.commit()
+    await db.close()
+
+
+async def _records(url: str) -> list[CallRecord]:
+    db = Database(url)
+    async with db.session() as session:
+        rows = list(await session.scalars(select(CallRecord).order_by(CallRecord.started_at)))
+    await db.close()
+    return rows
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[Node]:
+    url = f"sqlite:///{tmp_path / 'phones.db'}"
+    asyncio.run(_provision(url))
+    running = start_node(tmp_path, database_url=url)
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+def _baresip(tmp_path: Path, node: Node, *commands: str, seconds: int) -> subprocess.Popen[bytes]:
+    home = tmp_path / "baresip"
+    home.mkdir(exist_ok=True)
+    write_wav(home / "tone.wav", b"\x10\x00\x00\x01" * 8000 * 20)
+    (home / "config").write_text(
+        "\n".join(
+            [
+                "poll_method epoll",
+                f"sip_listen 127.0.0.1:{free_port()}",
+                f"audio_source aufile,{home / 'tone.wav'}",
+                "audio_srate 8000",
+                "audio_channels 1",
+                "rtp_ports 19100-19120",
+                "module_path /usr/lib/baresip/modules",
+                "module g711.so",
+                "module aufile.so",
+                "module_app account.so",
+                "module_app menu.so",
+                "",
+            ]
+        )
+    )
+    (home / "accounts").write_text(
+        f'<sip:anna@acme.test>;auth_pass=an-pass;outbound="sip:127.0.0.1:{node.sip_port}";'
+        "regint=60;answermode=auto;audio_codecs=PCMU\n"
+    )
+    command = ["baresip", "-f", str(home), "-t", str(seconds)]
+    for extra in commands:
+        command += ["-e", extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _register_jan(tmp_path: Path, node: Node, contact_port: int) -> None:
+    inf = tmp_path / "jan.csv"
+    inf.write_text(f"SEQUENTIAL\njan;acme.test;{contact_port};\n")
+    result = run_sipp(str(SCENARIOS / "uac_register.xml"), node.uri_host, tmp=tmp_path, inf=inf)
+    assert result.returncode == 0, result.output + node.log()
+
+
+def test_registered_phones_call_each_other_by_login_and_extension(
+    node: Node, tmp_path: Path
+) -> None:
+    jan_port = free_port()
+    jan_phone = start_sipp("uas_answer.xml", "", tmp=tmp_path, port=jan_port, timeout_s=40)
+    anna = _baresip(tmp_path, node, seconds=25)
+    try:
+        _register_jan(tmp_path, node, jan_port)
+        deadline = time.monotonic() + 10
+        while "anna" not in node.log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "anna@acme.test registered" in node.log(), node.log()
+        # SIPp (as a phone of acme.test) calls anna by login: baresip answers by itself
+        scenario = tmp_path / "call_anna.xml"
+        text = (SCENARIOS / "uac_caller_hangs_up.xml").read_text()
+        scenario.write_text(
+            text.replace("sipp <sip:sipp@[local_ip]:[local_port]>", "jan <sip:jan@acme.test>")
+        )
+        result = run_sipp(str(scenario), node.uri_host, tmp=tmp_path, service="anna")
+        assert result.returncode == 0, result.output + node.log()
+        node.wait_idle()
+    finally:
+        anna.terminate()
+        output = anna.communicate(timeout=20)[0].decode(errors="replace")
+        if jan_phone.poll() is None:
+            jan_phone.kill()
+    assert "Call established" in output or "call established" in output.lower(), output
+    records = asyncio.run(_records(f"sqlite:///{tmp_path / 'phones.db'}"))
+    assert records and records[0].direction == "internal"
+    assert records[0].objects == [{"kind": "sip_account", "login": "anna"}]
+    assert records[0].disposition == "answered"
