@@ -56,6 +56,7 @@ class Result:
     lost: int = 0
     interval_ms: dict[str, float] = field(default_factory=dict)
     within_20_2ms_p99: bool = False
+    source_interval_ms: dict[str, float] = field(default_factory=dict)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -199,14 +200,14 @@ def write_pcma_pcap(path: Path, seconds: float) -> None:
 
 
 def analyse(pcap: Path, ports: set[int], window: tuple[float, float]) -> dict[str, object]:
-    """Per-SSRC send intervals and sequence gaps of our packets inside ``window``."""
-    streams: dict[bytes, list[tuple[float, int]]] = {}
+    """Per-stream send intervals and sequence gaps of the packets inside ``window``."""
+    streams: dict[tuple[int, bytes], list[tuple[float, int]]] = {}
     for stamp, _sport, dport, payload in read_pcap_udp(pcap):
         if dport not in ports or len(payload) < 12 or not window[0] <= stamp <= window[1]:
             continue
-        ssrc = payload[8:12]
         seq = int.from_bytes(payload[2:4], "big")
-        streams.setdefault(ssrc, []).append((stamp, seq))
+        # (destination port, SSRC): replayed captures reuse one SSRC for every call
+        streams.setdefault((dport, payload[8:12]), []).append((stamp, seq))
     intervals: list[float] = []
     lost = 0
     packets = 0
@@ -267,6 +268,8 @@ def run_concurrent(mode: str, calls: int, *, uvloop: bool, hold_s: int, work: Pa
             scenario, duration = "bench_uac_silent.xml", hold_s * 1000
         pcap = work / f"{mode}-{calls}.pcapng"
         port_filter = " or ".join(f"dst port {p}" for p in media_ports)
+        if mode == "bridge":  # also what SIPp sends us: the relay cannot be smoother than that
+            port_filter += " or dst portrange 20000-29999"
         capture = subprocess.Popen(
             [
                 "taskset",
@@ -328,6 +331,9 @@ def run_concurrent(mode: str, calls: int, *, uvloop: bool, hold_s: int, work: Pa
         result.lost = int(analysis["lost"])  # type: ignore[call-overload]
         result.interval_ms = analysis["interval_ms"]  # type: ignore[assignment]
         result.within_20_2ms_p99 = 18.0 <= result.interval_ms.get("p99", 0) <= 22.0
+        if mode == "bridge":
+            sources = analyse(pcap, set(range(20000, 30000)), (wall0, wall1))
+            result.source_interval_ms = sources["interval_ms"]  # type: ignore[assignment]
         pcap.unlink(missing_ok=True)
     finally:
         node.terminate()
