@@ -171,9 +171,10 @@ def test_bridge_between_two_sipp_instances(tmp_path: Path) -> None:
         assert uas.wait(timeout=20) == 0, "the BYE must reach the bridged far end"
         to_caller = [p for p in packets if p[2] == caller_media]
         to_callee = [p for p in packets if p[2] == uas_media]
-        # 3 s of audio each way, relayed through the node (50 packets/s)
-        assert len(to_caller) > 100, len(to_caller)
-        assert len(to_callee) > 100, len(to_callee)
+        # 3 s of audio each way, relayed through the node (SIPp's g711a.pcap has
+        # 30 ms packets: about 33 a second)
+        assert len(to_caller) >= 90, len(to_caller)
+        assert len(to_callee) >= 90, len(to_callee)
         # the relay rewrites SSRC: each side sees the node's own SSRC, not the other peer's
         caller_ssrcs = {p[3][8:12] for p in to_caller if p[0]}
         callee_ssrcs = {p[3][8:12] for p in to_callee if p[0]}

@@ -6,6 +6,11 @@ peer sees one continuous stream even across re-INVITEs and prompt playback.
 Codecs are translated (via linear PCM) only when the two legs differ, and
 RFC 4733 telephone-events are passed through with the payload type the other
 side negotiated.
+
+By default the relay is *paced*: payloads wait in a short queue (at most
+``QUEUE_FRAMES``) and leave on the node's shared 20 ms clock, so a bursty
+sender does not make a bursty stream on the other side; the cost is at most
+one frame of added delay.  ``paced=False`` forwards each packet on arrival.
 """
 
 from __future__ import annotations
@@ -14,18 +19,23 @@ import asyncio
 
 from callvault.engine.leg import Leg
 from callvault.engine.media_stream import MediaStream
+from callvault.engine.sources import QueueSource
 from callvault.media.g711 import Codec
 from callvault.media.rtp import RtpPacket
+
+QUEUE_FRAMES = 5
 
 
 class Bridge:
     """Relays audio and DTMF between two answered (or early) legs."""
 
-    def __init__(self, a: Leg, b: Leg) -> None:
+    def __init__(self, a: Leg, b: Leg, *, paced: bool = True) -> None:
         assert a.media is not None and b.media is not None
         self.a = a
         self.b = b
         self._streams = (a.media, b.media)
+        self.paced = paced
+        self._queues: dict[int, QueueSource] = {}
         self.relayed = 0
 
     def _other(self, stream: MediaStream) -> MediaStream:
@@ -40,7 +50,11 @@ class Bridge:
             return
         if out_codec.name != codec.name:
             payload = out_codec.encode(codec.decode(payload))
-        other.send_payload(payload)
+        queue = self._queues.get(id(other))
+        if queue is not None:
+            queue.push(payload)
+        else:
+            other.send_payload(payload)
         self.relayed += 1
 
     def on_dtmf_packet(self, stream: MediaStream, packet: RtpPacket) -> None:
@@ -52,6 +66,10 @@ class Bridge:
         for stream in self._streams:
             stream.stop_idle_silence()
             stream.stop_source()
+            if self.paced:
+                queue = QueueSource(limit=QUEUE_FRAMES)
+                self._queues[id(stream)] = queue
+                stream.play(queue)
             if self not in stream.consumers:
                 stream.consumers.append(self)
         self.a.trace("media", "bridged")
@@ -60,6 +78,8 @@ class Bridge:
     def stop(self) -> None:
         """Stop relaying."""
         for stream in self._streams:
+            if self._queues.pop(id(stream), None) is not None:
+                stream.stop_source()
             if self in stream.consumers:
                 stream.consumers.remove(self)
                 stream.start_idle_silence()
