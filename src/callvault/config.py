@@ -49,10 +49,11 @@ class Settings(BaseSettings):
     )
     sip_realm: str = Field("callvault", description="Digest realm of our challenges.")
     sip_auth_algorithms: tuple[str, ...] = Field(
-        ("MD5", "SHA-256"),
-        description="Digest algorithms we challenge with, one 401 header each, in this order. "
-        "Clients that read every challenge pick the strongest (RFC 8760 §2.4); many "
-        "deployed phones read only the first, so MD5 leads by default.",
+        ("MD5",),
+        description="Digest algorithms we challenge with, one 401 header each, in this order, "
+        "e.g. MD5,SHA-256. Clients that read every challenge pick the strongest (RFC 8760 "
+        "§2.4), but deployed phones (baresip 1.0's libre among them) give up when any "
+        "challenge names an algorithm they lack, so only MD5 is offered by default.",
     )
     ban_after_failures: int = Field(
         5, ge=1, description="Failed authentications from one address before it is banned."

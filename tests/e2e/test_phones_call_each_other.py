@@ -59,9 +59,8 @@ def node(tmp_path: Path) -> Iterator[Node]:
     assert running.stop() == 0, running.log()
 
 
-def _baresip(tmp_path: Path, node: Node, *commands: str, seconds: int) -> subprocess.Popen[bytes]:
-    home = tmp_path / "baresip"
-    home.mkdir(exist_ok=True)
+def _baresip(home: Path, node: Node, *commands: str, seconds: int) -> subprocess.Popen[bytes]:
+    home.mkdir(parents=True, exist_ok=True)
     write_wav(home / "tone.wav", b"\x10\x00\x00\x01" * 8000 * 20)
     (home / "config").write_text(
         "\n".join(
@@ -103,11 +102,11 @@ def test_registered_phones_call_each_other_by_login_and_extension(
 ) -> None:
     jan_port = free_port()
     jan_phone = start_sipp("uas_answer.xml", "", tmp=tmp_path, port=jan_port, timeout_s=40)
-    anna = _baresip(tmp_path, node, seconds=25)
+    anna = _baresip(tmp_path / "anna-phone", node, seconds=25)
     try:
         _register_jan(tmp_path, node, jan_port)
         deadline = time.monotonic() + 10
-        while "anna" not in node.log() and time.monotonic() < deadline:
+        while "anna@acme.test registered" not in node.log() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert "anna@acme.test registered" in node.log(), node.log()
         # SIPp (as a phone of acme.test) calls anna by login: baresip answers by itself
@@ -119,6 +118,12 @@ def test_registered_phones_call_each_other_by_login_and_extension(
         result = run_sipp(str(scenario), node.uri_host, tmp=tmp_path, service="anna")
         assert result.returncode == 0, result.output + node.log()
         node.wait_idle()
+        # and baresip (as anna) calls jan by his extension; SIPp answers as jan's phone
+        dialer = _baresip(tmp_path / "anna-dialer", node, "/dial 101", seconds=6)
+        dialer_output = dialer.communicate(timeout=30)[0].decode(errors="replace")
+        assert "Call established" in dialer_output, dialer_output + node.log()
+        assert jan_phone.wait(timeout=20) == 0, "jan's phone must answer and get the BYE"
+        node.wait_idle()
     finally:
         anna.terminate()
         output = anna.communicate(timeout=20)[0].decode(errors="replace")
@@ -126,6 +131,10 @@ def test_registered_phones_call_each_other_by_login_and_extension(
             jan_phone.kill()
     assert "Call established" in output or "call established" in output.lower(), output
     records = asyncio.run(_records(f"sqlite:///{tmp_path / 'phones.db'}"))
-    assert records and records[0].direction == "internal"
-    assert records[0].objects == [{"kind": "sip_account", "login": "anna"}]
-    assert records[0].disposition == "answered"
+    assert [r.direction for r in records] == ["internal", "internal"]
+    assert [r.objects for r in records] == [
+        [{"kind": "sip_account", "login": "anna"}],
+        [{"kind": "sip_account", "login": "jan"}],
+    ]
+    assert all(r.disposition == "answered" for r in records)
+    assert records[1].from_number == "anna" and records[1].to_number == "101"

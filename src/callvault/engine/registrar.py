@@ -85,7 +85,7 @@ class Registrar:
         self,
         lookup: CredentialLookup,
         *,
-        algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
+        algorithms: tuple[str, ...] = ("MD5",),
         clock: Callable[[], float] = time.time,
         on_auth_failure: Callable[[str], None] | None = None,
     ) -> None:
