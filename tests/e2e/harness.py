@@ -21,6 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import select
+
+from callvault.store.db import Database
+from callvault.store.models import CallRecord
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 SIPP_PCAPS = Path("/usr/share/sip-tester")
@@ -334,3 +338,12 @@ def best_correlation(
     scores = corr / norm
     lag = int(np.argmax(scores))
     return float(scores[lag]), lag
+
+
+async def call_records(url: str) -> list[CallRecord]:
+    """Every call record in the database at ``url``, oldest first."""
+    db = Database(url)
+    async with db.session() as session:
+        rows = list(await session.scalars(select(CallRecord).order_by(CallRecord.started_at)))
+    await db.close()
+    return rows

@@ -15,13 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from callvault.media.wav import write_wav
 from callvault.store.db import Database
-from callvault.store.models import CallRecord
 from callvault.store.repository import Accounts
-from tests.e2e.harness import SCENARIOS, Node, free_port, run_sipp, start_node, start_sipp
+from tests.e2e.harness import (
+    SCENARIOS,
+    Node,
+    call_records,
+    free_port,
+    run_sipp,
+    start_node,
+    start_sipp,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -40,14 +46,6 @@ async def _provision(url: str) -> None:
         )
         await session.commit()
     await db.close()
-
-
-async def _records(url: str) -> list[CallRecord]:
-    db = Database(url)
-    async with db.session() as session:
-        rows = list(await session.scalars(select(CallRecord).order_by(CallRecord.started_at)))
-    await db.close()
-    return rows
 
 
 @pytest.fixture
@@ -130,7 +128,7 @@ def test_registered_phones_call_each_other_by_login_and_extension(
         if jan_phone.poll() is None:
             jan_phone.kill()
     assert "Call established" in output or "call established" in output.lower(), output
-    records = asyncio.run(_records(f"sqlite:///{tmp_path / 'phones.db'}"))
+    records = asyncio.run(call_records(f"sqlite:///{tmp_path / 'phones.db'}"))
     assert [r.direction for r in records] == ["internal", "internal"]
     assert [r.objects for r in records] == [
         [{"kind": "sip_account", "login": "anna"}],

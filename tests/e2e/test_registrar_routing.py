@@ -11,12 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from callvault.store.db import Database
-from callvault.store.models import CallRecord
 from callvault.store.repository import Accounts
-from tests.e2e.harness import SCENARIOS, Node, free_port, run_sipp, start_node, start_sipp
+from tests.e2e.harness import (
+    SCENARIOS,
+    Node,
+    call_records,
+    free_port,
+    run_sipp,
+    start_node,
+    start_sipp,
+)
 from tests.store.conftest import database_url  # noqa: F401  (the sqlite/postgresql fixture)
 
 pytestmark = pytest.mark.e2e
@@ -34,14 +40,6 @@ async def _provision(url: str) -> None:
         await scope.add_number("+48 22 123 45 67", target_login="jan", label="Google Ads")
         await session.commit()
     await db.close()
-
-
-async def _records(url: str) -> list[CallRecord]:
-    db = Database(url)
-    async with db.session() as session:
-        rows = list(await session.scalars(select(CallRecord).order_by(CallRecord.started_at)))
-    await db.close()
-    return rows
 
 
 @pytest.fixture
@@ -82,7 +80,7 @@ def test_registered_phone_is_rung_through_its_did_and_the_call_is_recorded(
         if phone.poll() is None:
             phone.kill()
     node.wait_idle()
-    records = asyncio.run(_records(database_url))
+    records = asyncio.run(call_records(database_url))
     assert len(records) == 1
     record = records[0]
     assert record.to_number == "48221234567"
@@ -105,5 +103,5 @@ def test_wrong_password_gets_403_and_unregistered_phone_gets_480(
     assert caller.returncode != 0
     assert "480" in (tmp_path / "uac_caller_hangs_up-errors.log").read_text()
     node.wait_idle()
-    records = asyncio.run(_records(database_url))
+    records = asyncio.run(call_records(database_url))
     assert len(records) == 1 and records[0].disposition == "no answer"

@@ -512,9 +512,18 @@ class TransactionLayer:
         heap = self._heap
         while heap:
             deadline, _, tx = heap[0]
-            if tx.state != TERMINATED and tx.next_deadline() == deadline:
+            if tx.state == TERMINATED:
+                heapq.heappop(heap)
+                continue
+            current = tx.next_deadline()
+            if current == deadline:
                 return deadline
-            heapq.heappop(heap)  # stale entry: the transaction moved on
+            # stale: the transaction's timers changed outside the layer (e.g. the TU
+            # called ack_2xx_received()); keep its real next deadline queued
+            if current is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (current, next(self._counter), tx))
         return None
 
     def handle_timers(self, now: float) -> list[TransactionEvent]:
@@ -523,7 +532,12 @@ class TransactionLayer:
         heap = self._heap
         while heap and heap[0][0] <= now:
             deadline, _, tx = heapq.heappop(heap)
-            if tx.state == TERMINATED or tx.next_deadline() != deadline:
+            if tx.state == TERMINATED:
+                continue
+            current = tx.next_deadline()
+            if current != deadline:
+                if current is not None:  # stale entry: requeue the real deadline
+                    heapq.heappush(heap, (current, next(self._counter), tx))
                 continue
             tx.handle_timers(now)
             self._collect(tx, events)
