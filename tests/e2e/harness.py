@@ -167,11 +167,12 @@ def sipp_command(
     variables: dict[str, str] | None = None,
     inf: Path | None = None,
     timeout_s: int = 30,
+    local_ip: str = "127.0.0.1",
 ) -> list[str]:
     name = Path(scenario).stem
     command = [
         "sipp", target, "-sf", str(SCENARIOS / scenario), "-t", transport,
-        "-i", "127.0.0.1", "-p", str(port or free_port()),
+        "-i", local_ip, "-p", str(port or free_port()),
         "-mp", str(media_port or free_port()),
         "-m", str(calls), "-r", str(rate), "-l", str(limit or calls),
         "-timeout", f"{timeout_s}s", "-timeout_error", "-nostdin",

@@ -6,6 +6,7 @@ reads the engine's state directly without locks.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
@@ -34,6 +35,17 @@ def create_app(engine: Engine) -> FastAPI:
     @app.get("/api/v1/calls/live")
     async def live_calls() -> list[dict[str, Any]]:
         return [call.summary() for call in engine.calls.values()]
+
+    @app.get("/api/v1/security/bans")
+    async def bans() -> list[dict[str, Any]]:
+        guard = engine.guard
+        if guard is None:
+            return []
+        now = time.monotonic()
+        return [
+            {"address": ban.address, "reason": ban.reason, "expires_in_s": round(ban.until - now)}
+            for ban in guard.bans()
+        ]
 
     @app.get("/api/v1/calls/{call_id}/trace")
     async def call_trace(call_id: str) -> list[dict[str, Any]]:
