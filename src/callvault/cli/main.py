@@ -53,6 +53,22 @@ def _build_parser() -> argparse.ArgumentParser:
     call.add_argument("--dtmf-delay", type=float, default=1.5, help="wait N s before DTMF")
     call.add_argument("--from-user", default="cli", help="user part of our From")
     call.add_argument("--auth", help="USER:PASSWORD for digest authentication")
+
+    apply = sub.add_parser(
+        "apply",
+        help="create or update a whole account from a TOML file (idempotent)",
+        description="Make the database match an account file: plan, objects, numbers, "
+        "trunks (format: docs/apply-format.md). One transaction: on any error nothing "
+        "is written. Running it again reports no changes.",
+    )
+    apply.add_argument("file", type=Path, help="account file, e.g. acme.toml")
+    apply.add_argument("--dry-run", action="store_true", help="show what would change")
+    apply.add_argument("--db", help="database URL (default: settings, ./data/callvault.db)")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    migrate = db_sub.add_parser("migrate", help="apply schema migrations")
+    migrate.add_argument("--db", help="database URL (default: settings, ./data/callvault.db)")
     return parser
 
 
@@ -78,6 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "call":
         return _call(args)
+    if args.command == "apply":
+        from callvault.cli.manage import apply_file
+
+        return asyncio.run(apply_file(args.file, url=args.db, dry_run=args.dry_run))
+    if args.command == "db":
+        from callvault.cli.manage import migrate
+
+        return asyncio.run(migrate(args.db))
     parser.error(f"unknown command {args.command}")
     return 2
 

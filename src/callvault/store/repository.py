@@ -65,7 +65,7 @@ class Plan:
         if addon not in self.addons:
             raise PlanLimitError(
                 f"the account's plan does not include the {addon} add-on; "
-                "ask the operator to add it (callvault accounts update --addon ...)"
+                "the operator adds it to the plan (account.plan.addons in the account file)"
             )
 
     def check_quota(self, name: str, used: int) -> None:
