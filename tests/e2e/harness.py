@@ -6,6 +6,7 @@ fixtures terminate what they started, even when a test fails.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -25,6 +26,7 @@ from sqlalchemy import select
 
 from callvault.store.db import Database
 from callvault.store.models import CallRecord
+from callvault.store.repository import Accounts
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 SIPP_PCAPS = Path("/usr/share/sip-tester")
@@ -348,3 +350,26 @@ async def call_records(url: str) -> list[CallRecord]:
         rows = list(await session.scalars(select(CallRecord).order_by(CallRecord.started_at)))
     await db.close()
     return rows
+
+
+async def provision_acme(
+    url: str, phones: dict[str, tuple[str, str]], *, did_to: str | None = None
+) -> None:
+    """Migrate ``url`` and create account acme (domain acme.test) with SIP accounts.
+
+    ``phones`` maps login to (extension, password); ``did_to`` points the DID
+    +48 22 123 45 67 (label "Google Ads") at one of them.
+    """
+    db = Database(url)
+    await asyncio.to_thread(db.migrate)
+    async with db.session() as session:
+        accounts = Accounts(session)
+        scope = accounts.scope(await accounts.create("acme", "ACME", sip_domain="acme.test"))
+        for login, (extension, password) in phones.items():
+            await scope.create_object(
+                "sip_account", login, extension=extension, settings={"password": password}
+            )
+        if did_to is not None:
+            await scope.add_number("+48 22 123 45 67", target_login=did_to, label="Google Ads")
+        await session.commit()
+    await db.close()

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 
 from callvault.media.wav import write_wav
-from callvault.store.db import Database
-from callvault.store.repository import Accounts
 from tests.e2e.harness import (
     SCENARIOS,
     Node,
     call_records,
     free_port,
+    provision_acme,
     run_sipp,
     start_node,
     start_sipp,
@@ -33,19 +32,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def _provision(url: str) -> None:
-    db = Database(url)
-    await asyncio.to_thread(db.migrate)
-    async with db.session() as session:
-        accounts = Accounts(session)
-        scope = accounts.scope(await accounts.create("acme", "ACME", sip_domain="acme.test"))
-        await scope.create_object(
-            "sip_account", "jan", extension="101", settings={"password": "s3cret"}
-        )
-        await scope.create_object(
-            "sip_account", "anna", extension="102", settings={"password": "an-pass"}
-        )
-        await session.commit()
-    await db.close()
+    await provision_acme(url, {"jan": ("101", "s3cret"), "anna": ("102", "an-pass")})
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from callvault.sip.transaction import (
     TransactionLayer,
     TransactionTerminated,
     TransactionTimeout,
+    stamp_received,
 )
 from callvault.transport.sip_transport import Address, SipTransports
 
@@ -148,7 +149,7 @@ class SipStack:
             log.exception("unexpected error parsing SIP from %s:%d", *source)
             return
         if isinstance(message, Request):
-            self._stamp_received(message, source)
+            stamp_received(message, source)
         for hook in self.wire_hooks:
             hook("in", message, source, transport)
         now = asyncio.get_running_loop().time()
@@ -158,20 +159,6 @@ class SipStack:
         except Exception:
             log.exception("error handling %r from %s:%d", message, *source)
         self._flush()
-
-    @staticmethod
-    def _stamp_received(request: Request, source: Address) -> None:
-        """Add ``received``/``rport`` to the top Via (§18.2.1, RFC 3581 §4)."""
-        via = request.top_via
-        params: dict[str, str | None] = {}
-        if "rport" in via.params:
-            params["rport"] = str(source[1])
-            params["received"] = source[0]
-        elif via.host != source[0]:
-            params["received"] = source[0]
-        if params:
-            request.headers.remove_first("Via")
-            request.headers.prepend("Via", str(via.with_params(**params)))
 
     def _dispatch(self, events: list[TransactionEvent]) -> None:
         for event in events:

@@ -405,6 +405,20 @@ def response_destination(via: Via, source: Address, transport: str) -> Address:
     return (host, via.port or 5060)
 
 
+def stamp_received(request: Request, source: Address) -> None:
+    """Add ``received``/``rport`` to an incoming request's top Via (§18.2.1, RFC 3581 §4)."""
+    via = request.top_via
+    params: dict[str, str | None] = {}
+    if "rport" in via.params:
+        params["rport"] = str(source[1])
+        params["received"] = source[0]
+    elif via.host != source[0]:
+        params["received"] = source[0]
+    if params:
+        request.headers.remove_first("Via")
+        request.headers.prepend("Via", str(via.with_params(**params)))
+
+
 def _server_key(request: Request) -> tuple[str, str, str]:
     via = request.top_via
     method = "INVITE" if request.method == "ACK" else request.method

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callvault.engine.sip_stack import SipStack
 from callvault.sip.dialog import build_cancel, new_branch, new_tag
 from callvault.sip.headers import Via
 from callvault.sip.message import Headers, Request, Response, build_response, parse_message
@@ -20,6 +19,7 @@ from callvault.sip.transaction import (
     TransactionLayer,
     TransactionTimeout,
     response_destination,
+    stamp_received,
 )
 from callvault.sip.uri import SipUri
 
@@ -64,7 +64,7 @@ class Network:
                         continue
                     message = parse_message(out.message.serialize())
                     if isinstance(message, Request):
-                        SipStack._stamp_received(message, source)
+                        stamp_received(message, source)
                     events.extend(peer.receive(message, source, self.transport, self.now))
 
     def advance(self, seconds: float) -> None:
@@ -280,7 +280,7 @@ def test_retransmitted_request_is_absorbed_and_answered_again() -> None:
     net.pump()
     again = parse_message(request.serialize())
     assert isinstance(again, Request)
-    SipStack._stamp_received(again, CLIENT)
+    stamp_received(again, CLIENT)
     events = net.server.receive(again, CLIENT, "udp", net.now)
     assert not any(isinstance(e, RequestReceived) for e in events)
     assert [o.message.status for o in net.server.take_outgoing()] == [200]  # type: ignore[union-attr]

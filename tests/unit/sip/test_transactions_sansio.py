@@ -40,6 +40,7 @@ from callvault.sip.transaction import (
     TransactionTerminated,
     TransactionTimeout,
     response_destination,
+    stamp_received,
 )
 from callvault.sip.uri import SipUri
 
@@ -79,20 +80,6 @@ def make_request(
         ]
     )
     return Request(headers=headers, method=method, uri=SipUri.parse("sip:bob@127.0.0.1:5060"))
-
-
-def stamp_received(request: Request, source: Address) -> None:
-    """What the transport does to an incoming request's top Via (§18.2.1, RFC 3581 §4)."""
-    via = request.top_via
-    params: dict[str, str | None] = {}
-    if "rport" in via.params:
-        params["rport"] = str(source[1])
-        params["received"] = source[0]
-    elif via.host != source[0]:
-        params["received"] = source[0]
-    if params:
-        request.headers.remove_first("Via")
-        request.headers.prepend("Via", str(via.with_params(**params)))
 
 
 def label(message: Request | Response) -> str:
