@@ -65,6 +65,25 @@ def _build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--dry-run", action="store_true", help="show what would change")
     apply.add_argument("--db", help="database URL (default: settings, ./data/callvault.db)")
 
+    prompts = sub.add_parser(
+        "prompts",
+        help="an account's prompt library (WAV of any rate/width, converted to 8 kHz mono)",
+    )
+    prompts_sub = prompts.add_subparsers(dest="prompts_command", metavar="ACTION", required=True)
+    for action, text in (
+        ("add", "upload a WAV as NAME"),
+        ("list", "list prompts"),
+        ("delete", "delete prompt NAME"),
+        ("export", "write prompt NAME to a WAV file"),
+    ):
+        sub_parser = prompts_sub.add_parser(action, help=text)
+        sub_parser.add_argument("account", help="account slug")
+        if action != "list":
+            sub_parser.add_argument("name", help="prompt name")
+        if action in ("add", "export"):
+            sub_parser.add_argument("file", type=Path, help="WAV file")
+        sub_parser.add_argument("--db", help="database URL (default: settings)")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     migrate = db_sub.add_parser("migrate", help="apply schema migrations")
@@ -98,6 +117,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callvault.cli.manage import apply_file
 
         return asyncio.run(apply_file(args.file, url=args.db, dry_run=args.dry_run))
+    if args.command == "prompts":
+        from callvault.cli.manage import prompts_command
+
+        return asyncio.run(
+            prompts_command(
+                args.prompts_command,
+                args.account,
+                getattr(args, "name", None),
+                getattr(args, "file", None),
+                url=args.db,
+            )
+        )
     if args.command == "db":
         from callvault.cli.manage import migrate
 

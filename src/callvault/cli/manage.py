@@ -54,3 +54,50 @@ async def apply_file(path: Path, *, url: str | None, dry_run: bool) -> int:
     for line in report.lines():
         print(("would have " if dry_run and report.changed else "") + line)
     return 0
+
+
+async def prompts_command(
+    action: str, account: str, name: str | None, file: Path | None, *, url: str | None
+) -> int:
+    """``callvault prompts add|list|delete|export``."""
+    from callvault.store.prompts import PromptLibrary
+    from callvault.store.repository import Accounts
+
+    db = database_for(url)
+    await asyncio.to_thread(db.migrate)
+    try:
+        async with db.session() as session:
+            try:
+                accounts = Accounts(session)
+                library = PromptLibrary(accounts.scope(await accounts.get(account)))
+                if action == "list":
+                    for prompt in await library.list():
+                        print(f"{prompt.name}\t{prompt.duration_ms / 1000:.2f} s")
+                    return 0
+                assert name is not None
+                if action == "add":
+                    assert file is not None
+                    try:
+                        data = file.read_bytes()
+                    except OSError as exc:
+                        print(
+                            f"callvault: error: cannot read {file}: {exc.strerror}", file=sys.stderr
+                        )
+                        return 1
+                    prompt = await library.add(name, data, source=file.name)
+                    print(f"added prompt {name} ({prompt.duration_ms / 1000:.2f} s, 8 kHz mono)")
+                elif action == "delete":
+                    await library.delete(name)
+                    print(f"deleted prompt {name}")
+                elif action == "export":
+                    assert file is not None
+                    file.write_bytes((await library.get(name)).wav)
+                    print(f"wrote {file}")
+                await session.commit()
+            except StoreError as exc:
+                await session.rollback()
+                print(f"callvault: error: {exc}", file=sys.stderr)
+                return 1
+    finally:
+        await db.close()
+    return 0
