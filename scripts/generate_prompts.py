@@ -54,6 +54,105 @@ PROMPTS: dict[str, dict[str, str]] = {
         "pl": "Test echa. Usłyszysz swój głos.",
     },
     "connecting": {"en": "Connecting your call.", "pl": "Łączę rozmowę."},
+    "queue-welcome": {
+        "en": "All our consultants are busy. Please stay on the line.",
+        "pl": "Wszyscy konsultanci są zajęci. Prosimy pozostać na linii.",
+    },
+    "queue-position": {
+        "en": "Your position in the queue is",
+        "pl": "Twoje miejsce w kolejce to",
+    },
+    "menu-choose": {
+        "en": "Please choose an option.",
+        "pl": "Wybierz opcję.",
+    },
+    "menu-invalid": {
+        "en": "That is not a valid option.",
+        "pl": "Nie ma takiej opcji.",
+    },
+    "menu-no-input": {
+        "en": "We did not receive your choice.",
+        "pl": "Nie wybrano żadnej opcji.",
+    },
+}
+# Non-speech prompts made with sox: name -> sox synth arguments (same in every language).
+TONES: dict[str, list[str]] = {
+    # ringback as Polish exchanges give it (425 Hz, 1 s on, 4 s off), for callers already answered
+    "ringback": ["synth", "1", "sine", "425", "pad", "0", "4"],
+    # a calm arpeggio loop (C major / A minor / F major / G major), 8 s, for callers on hold
+    "hold-music": [
+        "synth",
+        "1",
+        "pluck",
+        "C4",
+        "pluck",
+        "E4",
+        "pluck",
+        "G4",
+        ":",
+        "synth",
+        "1",
+        "pluck",
+        "E4",
+        "pluck",
+        "G4",
+        "pluck",
+        "C5",
+        ":",
+        "synth",
+        "1",
+        "pluck",
+        "A3",
+        "pluck",
+        "C4",
+        "pluck",
+        "E4",
+        ":",
+        "synth",
+        "1",
+        "pluck",
+        "C4",
+        "pluck",
+        "E4",
+        "pluck",
+        "A4",
+        ":",
+        "synth",
+        "1",
+        "pluck",
+        "F3",
+        "pluck",
+        "A3",
+        "pluck",
+        "C4",
+        ":",
+        "synth",
+        "1",
+        "pluck",
+        "A3",
+        "pluck",
+        "C4",
+        "pluck",
+        "F4",
+        ":",
+        "synth",
+        "1",
+        "pluck",
+        "G3",
+        "pluck",
+        "B3",
+        "pluck",
+        "D4",
+        ":",
+        "synth",
+        "1",
+        "pluck",
+        "B3",
+        "pluck",
+        "D4",
+        "pluck",
+        "G4",
+    ],
 }
 for _lang, _words in DIGITS.items():
     for _i, _word in enumerate(_words):
@@ -62,7 +161,17 @@ for _lang, _words in DIGITS.items():
 
 def expected_files() -> list[Path]:
     """Every file the library must hold."""
-    return [OUT / lang / f"{name}.wav" for name in PROMPTS for lang in VOICES]
+    return [OUT / lang / f"{name}.wav" for name in [*PROMPTS, *TONES] for lang in VOICES]
+
+
+def make_tone(arguments: list[str], target: Path) -> None:
+    """sox synth → 8 kHz mono 16-bit, -6 dBFS peak (music sits under speech)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(target), *arguments,
+         "gain", "-n", "-6"],
+        check=True,
+    )  # fmt: skip
 
 
 def synthesise(text: str, lang: str, target: Path) -> None:
@@ -108,6 +217,9 @@ def synthesise(text: str, lang: str, target: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only verify the files exist")
+    parser.add_argument(
+        "--missing", action="store_true", help="only generate files that do not exist yet"
+    )
     args = parser.parse_args(argv)
     if args.check:
         missing = [p for p in expected_files() if not p.exists()]
@@ -118,12 +230,18 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             print(f"{tool} not found: apt-get install espeak-ng sox", file=sys.stderr)
             return 2
-    total = len(PROMPTS) * len(VOICES)
+    total = (len(PROMPTS) + len(TONES)) * len(VOICES)
     done = 0
-    for name, texts in PROMPTS.items():
+    for name in [*PROMPTS, *TONES]:
         for lang in VOICES:
-            synthesise(texts[lang], lang, OUT / lang / f"{name}.wav")
+            target = OUT / lang / f"{name}.wav"
             done += 1
+            if args.missing and target.exists():
+                continue
+            if name in TONES:
+                make_tone(TONES[name], target)
+            else:
+                synthesise(PROMPTS[name][lang], lang, target)
             print(f"\r[{done}/{total}] {lang}/{name}".ljust(40), end="", file=sys.stderr)
     print(file=sys.stderr)
     return 0

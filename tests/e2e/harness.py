@@ -192,6 +192,31 @@ def sipp_command(
     return command
 
 
+def render_scenario(tmp: Path, template: str, name: str, **values: object) -> Path:
+    """A copy of a scenario with its placeholders (e.g. ``RING_MS``) written in.
+
+    SIPp takes some values only literally (``[authentication]`` credentials,
+    ``timeout`` and ``pause`` lengths), so tests write them into a copy; the
+    copy's own name also keeps parallel SIPp instances' log files apart.
+    """
+    text = (SCENARIOS / template).read_text()
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, str(value))
+    path = tmp / f"{name}.xml"
+    path.write_text(text)
+    return path
+
+
+def phone_scenario(
+    tmp: Path, login: str, domain: str, password: str, *, template: str = "uac_phone_call.xml"
+) -> Path:
+    """A phone's call scenario with its credentials (login, domain, password) written in."""
+    return render_scenario(
+        tmp, template, f"{Path(template).stem}-{login}",
+        PHONE_LOGIN=login, PHONE_DOMAIN=domain, PHONE_PASSWORD=password,
+    )  # fmt: skip
+
+
 def run_sipp(scenario: str, target: str, *, tmp: Path, **options: object) -> SippResult:
     """Run SIPp to completion; return its exit code, output and final statistics."""
     timeout_s = int(options.get("timeout_s", 30))  # type: ignore[call-overload]

@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     Node,
     call_records,
     free_port,
+    phone_scenario,
     provision_acme,
     run_sipp,
     start_node,
@@ -94,12 +95,9 @@ def test_registered_phones_call_each_other_by_login_and_extension(
         while "anna@acme.test registered" not in node.log() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert "anna@acme.test registered" in node.log(), node.log()
-        # SIPp (as a phone of acme.test) calls anna by login: baresip answers by itself
-        scenario = tmp_path / "call_anna.xml"
-        text = (SCENARIOS / "uac_caller_hangs_up.xml").read_text()
-        scenario.write_text(
-            text.replace("sipp <sip:sipp@[local_ip]:[local_port]>", "jan <sip:jan@acme.test>")
-        )
+        # SIPp (as jan's phone, answering the INVITE challenge) calls anna by login;
+        # baresip answers by itself
+        scenario = phone_scenario(tmp_path, "jan", "acme.test", "s3cret")
         result = run_sipp(str(scenario), node.uri_host, tmp=tmp_path, service="anna")
         assert result.returncode == 0, result.output + node.log()
         node.wait_idle()

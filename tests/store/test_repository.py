@@ -123,5 +123,5 @@ async def test_plan_addons_and_quotas(db: Database) -> None:
         with pytest.raises(InvalidInputError, match="unknown add-on"):
             await accounts.create("x1", "X", plan={"addons": ["teleportation"]})
         await accounts.update("basic", plan={"addons": ["ivr_api"]})
-        obj = await basic.create_object("ivr_api", "crm")
+        obj = await basic.create_object("ivr_api", "crm", settings={"url": "https://crm.example"})
         assert obj.kind == "ivr_api"

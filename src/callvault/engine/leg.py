@@ -244,9 +244,16 @@ class Leg:
             self.media.send_dtmf(digit, duration_ms)
 
     # -- inbound (UAS) signalling ------------------------------------------
-    def _respond(self, status: int, *, body: bytes = b"", reason: str | None = None) -> Response:
+    def _respond(
+        self,
+        status: int,
+        *,
+        body: bytes = b"",
+        reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> Response:
         assert self.invite_tx is not None
-        extra: list[tuple[str, str]] = []
+        extra: list[tuple[str, str]] = list(headers or [])
         if 100 < status < 300:
             extra.append(("Contact", str(self.engine.contact_for(self.peer[0], self.transport))))
         if status < 300 or status == 405:
@@ -292,11 +299,13 @@ class Leg:
         self.answered.set()
         self.engine.start_silence(self)
 
-    def reject(self, status: int, reason: str | None = None) -> None:
-        """Refuse an unanswered inbound call with a final response."""
+    def reject(
+        self, status: int, reason: str | None = None, headers: list[tuple[str, str]] | None = None
+    ) -> None:
+        """Refuse an unanswered inbound call with a final response (and extra headers)."""
         if self.state in (LegState.ANSWERED, LegState.ENDED):
             return
-        self._respond(status, reason=reason)
+        self._respond(status, reason=reason, headers=headers)
         self.final_status = status
         self.mark_ended(f"rejected-{status}", "callee")
 

@@ -17,7 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from callvault.engine.auth import InboundAuth
+from callvault.engine.auth import AuthDecision, InboundAuth
+from callvault.sip.digest import DigestCredentials, DigestError
 from callvault.sip.headers import NameAddress
 from callvault.sip.message import Request, Response, build_response
 from callvault.sip.uri import SipUri, is_digits
@@ -137,8 +138,35 @@ class Registrar:
             return self._reply(request, 403, reason="Forbidden")
         return self._update(request, ref, source, transport)
 
-    def _failed(self, source: Address, why: str) -> None:
-        log.warning("REGISTER from %s:%d refused: %s", source[0], source[1], why)
+    async def authenticate(
+        self, request: Request, source: Address, local: Address | None = None
+    ) -> AuthDecision:
+        """Digest check of a phone's request other than REGISTER (an INVITE, §22.2).
+
+        The realm is the From domain (the account); the credentials must be
+        those of one of its SIP accounts.  Failures count towards the
+        source's ban exactly as failed registrations do.
+        """
+        from_uri = request.from_.uri
+        domain = from_uri.host if from_uri is not None else ""
+        header = request.headers.get("Authorization")
+        if header is None:
+            return AuthDecision(None, 401, "credentials required", self.challenge_for(domain))
+        try:
+            username = DigestCredentials.parse(header).username
+        except DigestError as exc:
+            return AuthDecision(None, 400, f"bad credentials: {exc}")
+        ref = await self._lookup(domain, username)
+        if ref is None:
+            self._failed(source, f"unknown login {username}@{domain}", request.method)
+            return AuthDecision(None, 403, "Forbidden")
+        decision = self._auth_for(domain, ref.password).check(request, local)
+        if decision.status == 403:
+            self._failed(source, f"wrong password for {username}@{domain}", request.method)
+        return decision
+
+    def _failed(self, source: Address, why: str, method: str = "REGISTER") -> None:
+        log.warning("%s from %s:%d refused: %s", method, source[0], source[1], why)
         if self.on_auth_failure is not None:
             self.on_auth_failure(source[0])
 

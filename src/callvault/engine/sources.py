@@ -106,3 +106,18 @@ class QueueSource:
 
     def next_payload(self) -> bytes | None:
         return self._queue.popleft() if self._queue else b""
+
+
+class LoopSource:
+    """Repeats a prompt without end (music on hold); stopped by whoever plays it."""
+
+    __slots__ = ("_frames", "_index")
+
+    def __init__(self, prompt: EncodedPrompt) -> None:
+        self._frames = prompt.frames or [b""]
+        self._index = 0
+
+    def next_payload(self) -> bytes | None:
+        frame = self._frames[self._index]
+        self._index = (self._index + 1) % len(self._frames)
+        return frame

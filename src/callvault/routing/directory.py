@@ -1,4 +1,4 @@
-"""Read-side lookups the engine needs from the store (accounts, SIP accounts, numbers).
+"""Read-side lookups the engine needs from the store (accounts, objects, numbers, trunks).
 
 Each lookup opens a short session; results are plain values, so nothing
 lazy leaks into the call's coroutines.
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from callvault.engine.registrar import SipAccountRef
 from callvault.store.db import Database
-from callvault.store.models import Account, CallObject, ObjectKind
+from callvault.store.models import Account, CallObject, Number, ObjectKind, Prompt, Trunk
 from callvault.store.repository import find_number_owner
 
 
@@ -27,6 +27,16 @@ class Destination:
     login: str
     settings: dict[str, Any]
     number_label: str = ""
+
+
+@dataclass(frozen=True)
+class TrunkInfo:
+    """A provider trunk of an account, as routing needs it."""
+
+    account_id: int
+    account_slug: str
+    name: str
+    settings: dict[str, Any]
 
 
 class Directory:
@@ -91,4 +101,58 @@ class Directory:
                 return None
             return Destination(
                 account.id, account.slug, obj.kind.value, obj.login, dict(obj.settings)
+            )
+
+    async def object(self, account_id: int, login: str) -> Destination | None:
+        """The object ``login`` of an account (overflow targets, menu choices)."""
+        async with self.db.session() as session:
+            account = await session.get(Account, account_id)
+            if account is None:
+                return None
+            obj = await session.scalar(
+                select(CallObject).where(
+                    CallObject.account_id == account_id, CallObject.login == login
+                )
+            )
+            if obj is None:
+                return None
+            return Destination(
+                account.id, account.slug, obj.kind.value, obj.login, dict(obj.settings)
+            )
+
+    async def account_id_for_domain(self, domain: str) -> int | None:
+        """The account whose phones use SIP domain ``domain``."""
+        async with self.db.session() as session:
+            return await session.scalar(
+                select(Account.id).where(Account.sip_domain == domain.lower())
+            )
+
+    async def trunks(self, account_id: int | None = None) -> list[TrunkInfo]:
+        """Trunks of one account, or of every account (inbound source matching)."""
+        statement = select(Trunk, Account.slug).join(Account, Account.id == Trunk.account_id)
+        if account_id is not None:
+            statement = statement.where(Trunk.account_id == account_id)
+        async with self.db.session() as session:
+            rows = (await session.execute(statement.order_by(Trunk.id))).all()
+        return [TrunkInfo(t.account_id, slug, t.name, dict(t.settings)) for t, slug in rows]
+
+    async def numbers_of(self, account_id: int, login: str | None = None) -> list[str]:
+        """E.164 numbers of an account (those leading to ``login`` first)."""
+        async with self.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(Number.e164, CallObject.login)
+                    .outerjoin(CallObject, CallObject.id == Number.object_id)
+                    .where(Number.account_id == account_id)
+                    .order_by(Number.id)
+                )
+            ).all()
+        ordered = sorted(rows, key=lambda row: row[1] != login)  # stable: by id otherwise
+        return [e164 for e164, _ in ordered]
+
+    async def prompt_wav(self, account_id: int, name: str) -> bytes | None:
+        """An uploaded prompt of the account (8 kHz mono WAV), or None."""
+        async with self.db.session() as session:
+            return await session.scalar(
+                select(Prompt.wav).where(Prompt.account_id == account_id, Prompt.name == name)
             )

@@ -76,6 +76,8 @@ class CallHistory:
         if not call.legs:
             return
         caller = call.caller
+        if caller.final_status in (401, 407):
+            return  # a digest challenge: the phone retries as a new call
         record = CallRecord(
             id=call.id,
             account_id=call.data.get("account_id"),

@@ -3,29 +3,32 @@
 Order of decisions for an inbound INVITE:
 
 1. From a phone of an account (its From domain is the account's SIP domain):
-   a login or short number of that account (internal call).
-2. A DID (any number format) owned by an account: that number's object.
+   the INVITE must carry the phone's digest credentials (a 401 challenge
+   first; toll-fraud protection), then a login, short number or own DID of
+   that account is an internal call, and any other number goes out through
+   the account's trunk.
+2. A DID (any number format) owned by an account, from one of its trunk
+   addresses (or from anywhere if the account lists none): that number's object.
 3. The built-in demo numbers (``100``-``103``), when nothing else matched.
 
-Object kinds with call logic so far: SIP accounts (ring every registered
-contact, first to answer wins).  Queues, IVR menus and IVR API objects are
-refused with ``480`` and a reason until their logic lands.
+What an object does with the call lives in :mod:`callvault.routing.logic`
+(SIP accounts), :mod:`~callvault.routing.queue` and :mod:`~callvault.routing.menu`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from callvault.engine.bridge import Bridge
 from callvault.engine.call import Call
 from callvault.engine.engine import CallApp, Engine
-from callvault.engine.leg import Leg
-from callvault.engine.outbound import DialFailed
-from callvault.engine.registrar import Binding, Registrar
+from callvault.engine.registrar import Registrar
 from callvault.routing.directory import Destination, Directory
+from callvault.routing.logic import CallLogic
+from callvault.routing.menu import MenuLogic
+from callvault.routing.prompts import AccountPrompts
+from callvault.routing.queue import QueueLogic
+from callvault.routing.trunks import TrunkLogic, normalize_caller
 from callvault.sip.message import Request
 
 log = logging.getLogger("callvault.routing")
@@ -34,7 +37,7 @@ FallbackRouter = Callable[[Call, Request], CallApp | None]
 
 
 class DataRouter:
-    """Routes calls by the store's numbers and objects."""
+    """Routes calls by the store's numbers, objects and trunks."""
 
     def __init__(
         self,
@@ -43,101 +46,84 @@ class DataRouter:
         registrar: Registrar,
         *,
         fallback: FallbackRouter | None = None,
-        ring_timeout_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.directory = directory
         self.registrar = registrar
         self.fallback = fallback
-        self.ring_timeout_s = ring_timeout_s
+        self.logic = CallLogic(engine, directory, registrar, AccountPrompts(engine, directory))
+        self.queues = QueueLogic(self.logic)
+        self.menus = MenuLogic(self.logic)
+        self.trunks = TrunkLogic(self.logic)
 
     async def __call__(self, call: Call, request: Request) -> CallApp | None:
         dialled = request.uri.user or ""
         from_uri = request.from_.uri
-        destination: Destination | None = None
-        direction = "inbound"
-        if from_uri is not None and dialled:
-            destination = await self.directory.internal(from_uri.host, dialled)
-            if destination is not None:
-                direction = "internal"
-        if destination is None and dialled:
-            destination = await self.directory.number(dialled)
+        account_id = await self.directory.account_id_for_domain(from_uri.host) if from_uri else None
+        if account_id is not None:
+            return await self._from_phone(call, request, account_id, dialled)
+        destination = await self.directory.number(dialled) if dialled else None
         if destination is None:
             return self.fallback(call, request) if self.fallback else None
+        source_ip = call.caller.peer[0]
+        allowed, trunk = await self.trunks.inbound_allowed(destination.account_id, source_ip)
+        if not allowed:
+            call.log.warning("DID %s called from %s, not a trunk address", dialled, source_ip)
+            return _refuse(403, "not a trunk address of this number's account")
+        call.from_user = normalize_caller(call.from_user)
+        if trunk is not None:
+            call.data["trunk"] = trunk
+        return self._route(call, destination, "inbound")
+
+    async def _from_phone(
+        self, call: Call, request: Request, account_id: int, dialled: str
+    ) -> CallApp | None:
+        leg = call.caller
+        local = (self.engine.stack.local_host_for(leg.peer[0]), self.engine.stack.listen[1])
+        decision = await self.registrar.authenticate(request, leg.peer, local)
+        if not decision.ok:
+            return _refuse(decision.status, decision.reason, decision.headers)
+        login = decision.username or ""
+        call.data["caller_login"] = login
+        assert request.from_.uri is not None
+        destination = await self.directory.internal(request.from_.uri.host, dialled)
+        if destination is None:
+            own = await self.directory.number(dialled)
+            if own is not None and own.account_id == account_id:
+                destination = own
+        if destination is not None:
+            return self._route(call, destination, "internal")
+        call.data.update(account_id=account_id, direction="outbound")
+
+        async def call_out(call: Call) -> None:
+            await self.trunks.call_out(call, account_id, login, dialled)
+
+        return call_out
+
+    def _route(
+        self, call: Call, destination: Destination, direction: str
+    ) -> Callable[[Call], Awaitable[None]]:
         call.data.update(
             account_id=destination.account_id,
             direction=direction,
-            objects=[{"kind": destination.kind, "login": destination.login}],
             number_label=destination.number_label,
         )
         call.trace.add(
             "call", "routed", account=destination.account_slug, object_kind=destination.kind,
             login=destination.login, direction=direction,
         )  # fmt: skip
-        if destination.kind == "sip_account":
-            return self._ring_sip_account(destination)
-        return _unavailable(f"{destination.kind} objects cannot take calls yet")
 
-    def _ring_sip_account(self, destination: Destination) -> Callable[[Call], Awaitable[None]]:
-        async def ring(call: Call) -> None:
-            caller = call.caller
-            bindings = self.registrar.lookup(destination.account_id, destination.login)
-            if not bindings:
-                call.log.info("%s is not registered", destination.login)
-                caller.reject(480, f"{destination.login} is not registered")
-                return
-            await caller.ring()
-            leg = await self._fork(call, bindings, destination.login)
-            if leg is None:
-                return
-            await caller.answer()
-            await Bridge(caller, leg).run()
+        async def run(call: Call) -> None:
+            await self.logic.run(call, destination)
 
-        return ring
-
-    async def _fork(self, call: Call, bindings: list[Binding], login: str) -> Leg | None:
-        """Dial every contact at once; the first answer wins, the rest get CANCEL (§16.7)."""
-        attempts = []
-        for binding in bindings:
-            attempts.append(
-                asyncio.ensure_future(
-                    self.engine.dial(
-                        call,
-                        binding.contact,
-                        from_user=call.from_user or "anonymous",
-                        timeout_s=self.ring_timeout_s,
-                        route_to=binding.route(),
-                    )
-                )
-            )
-        statuses: list[int] = []
-        winner: Leg | None = None
-        try:
-            for next_done in asyncio.as_completed(attempts):
-                try:
-                    winner = await next_done
-                    break
-                except DialFailed as exc:
-                    statuses.append(exc.status)
-        finally:
-            for attempt in attempts:
-                if not attempt.done():
-                    attempt.cancel()
-            for attempt in attempts:
-                with contextlib.suppress(asyncio.CancelledError, DialFailed):
-                    other = await attempt
-                    if other is not winner:
-                        await other.hangup("answered-elsewhere")  # lost the race
-        if winner is None:
-            status = 486 if statuses and all(s in (486, 600) for s in statuses) else 480
-            call.log.info("no contact of %s answered (%s)", login, statuses)
-            call.caller.reject(status)
-        return winner
+        return run
 
 
-def _unavailable(reason: str) -> Callable[[Call], Awaitable[None]]:
+def _refuse(
+    status: int, reason: str, headers: list[tuple[str, str]] | None = None
+) -> Callable[[Call], Awaitable[None]]:
     async def refuse(call: Call) -> None:
-        call.log.info("refusing: %s", reason)
-        call.caller.reject(480, reason)
+        call.log.info("refusing: %d %s", status, reason)
+        call.caller.reject(status, None if status in (401, 403) else reason, headers)
 
     return refuse

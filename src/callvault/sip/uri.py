@@ -115,6 +115,10 @@ class SipUri:
         merged.update(params)
         return replace(self, params=merged)
 
+    def with_user(self, user: str | None) -> SipUri:
+        """A copy with another user part (e.g. a number to dial at a gateway)."""
+        return replace(self, user=user)
+
     def without_params(self, *names: str) -> SipUri:
         """A copy without the named parameters."""
         return replace(self, params={k: v for k, v in self.params.items() if k not in names})

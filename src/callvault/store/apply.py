@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callvault.store.errors import NotFoundError, StoreError
 from callvault.store.models import CallObject
 from callvault.store.numbers import InvalidNumberError, normalize
+from callvault.store.object_settings import trunk_settings
 from callvault.store.repository import Accounts, AccountScope
 
 _OBJECT_KEYS = {"kind", "login", "name", "extension", "password", "settings"}
@@ -189,6 +190,10 @@ async def _apply_trunk(
     if not isinstance(name, str):
         raise ApplyError(f"{where}.name: a string is required")
     settings = {k: v for k, v in item.items() if k != "name"}
+    try:
+        trunk_settings(settings)
+    except StoreError as exc:
+        raise ApplyError(f"{where}: {exc}") from None
     existing = next((t for t in await scope.list_trunks() if t.name == name), None)
     if existing is None:
         await scope.create_trunk(name, settings)

@@ -1,0 +1,201 @@
+"""Object call logic: what happens once a call has reached an object.
+
+:class:`CallLogic` runs the object a number (or a menu key, or a queue's
+overflow) leads to.  A call may pass through several objects -- a menu to a
+queue, a queue to its overflow -- and each hop is noted in the call's data,
+so the call record lists them.  SIP accounts ring every registered contact
+(parallel forking, RFC 3261 §16.7 behaviour: first answer wins, CANCEL to the
+rest); queues and menus live in their own modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from callvault.engine.bridge import Bridge
+from callvault.engine.call import Call
+from callvault.engine.engine import Engine
+from callvault.engine.leg import Leg, LegState
+from callvault.engine.outbound import DialFailed
+from callvault.engine.registrar import Binding, Registrar
+from callvault.routing.directory import Destination, Directory
+from callvault.routing.prompts import AccountPrompts
+from callvault.store.object_settings import SipAccountSettings
+
+MAX_HOPS = 10
+"""Objects one call may pass through (menus pointing at each other loop otherwise)."""
+
+ObjectHandler = Callable[[Call, Destination], Awaitable[None]]
+
+
+@dataclass
+class Presence:
+    """Which SIP accounts are in a call now, and when each last answered one."""
+
+    busy: set[tuple[int, str]] = field(default_factory=set)
+    last_answered: dict[tuple[int, str], float] = field(default_factory=dict)
+
+    def is_busy(self, account_id: int, login: str) -> bool:
+        """Whether ``login`` is talking now."""
+        return (account_id, login) in self.busy
+
+
+@dataclass
+class ForkResult:
+    """The outcome of ringing several contacts at once."""
+
+    leg: Leg | None
+    login: str | None = None
+    statuses: list[int] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        """Every contact said busy."""
+        return bool(self.statuses) and all(s in (486, 600) for s in self.statuses)
+
+
+class CallLogic:
+    """Runs objects for calls; one per node."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        directory: Directory,
+        registrar: Registrar,
+        prompts: AccountPrompts,
+    ) -> None:
+        self.engine = engine
+        self.directory = directory
+        self.registrar = registrar
+        self.prompts = prompts
+        self.presence = Presence()
+        self.handlers: dict[str, ObjectHandler] = {"sip_account": self.ring_sip_account}
+
+    async def run(self, call: Call, destination: Destination) -> None:
+        """Hand the call to ``destination``'s logic (noting the hop)."""
+        hops: list[dict[str, str]] = call.data.setdefault("objects", [])
+        hop = {"kind": destination.kind, "login": destination.login}
+        if not hops or hops[-1] != hop:
+            hops.append(hop)
+        if len(hops) > MAX_HOPS:
+            call.log.warning("call passed %d objects; stopping a routing loop", len(hops))
+            await self.end(call, 482, "routing loop")
+            return
+        call.trace.add("call", "object", object_kind=destination.kind, login=destination.login)
+        handler = self.handlers.get(destination.kind)
+        if handler is None:
+            await self.end(call, 480, f"{destination.kind} objects cannot take calls yet")
+            return
+        await handler(call, destination)
+
+    async def run_login(self, call: Call, account_id: int, login: str) -> bool:
+        """Run the object ``login`` of the account; False if there is none."""
+        destination = await self.directory.object(account_id, login)
+        if destination is None:
+            call.log.warning("object %s does not exist (any more)", login)
+            return False
+        await self.run(call, destination)
+        return True
+
+    async def end(self, call: Call, status: int, reason: str) -> None:
+        """Finish the caller's side: a final response if unanswered, else BYE."""
+        caller = call.caller
+        call.log.info("ending: %d %s", status, reason)
+        if caller.state == LegState.ANSWERED:
+            await caller.hangup(reason)
+        else:
+            caller.reject(status, reason)
+
+    # -- SIP accounts ---------------------------------------------------------
+    async def ring_sip_account(self, call: Call, destination: Destination) -> None:
+        """Ring a person's phones; bridge the caller to the one that answers."""
+        settings = SipAccountSettings.model_validate(destination.settings)
+        caller = call.caller
+        account_id, login = destination.account_id, destination.login
+        bindings = self.registrar.lookup(account_id, login)
+        if not bindings:
+            await self.end(call, 480, f"{login} is not registered")
+            return
+        if self.presence.is_busy(account_id, login):
+            await self.end(call, 486, f"{login} is busy")
+            return
+        ringback: asyncio.Task[None] | None = None
+        if caller.state == LegState.ANSWERED:
+            ringback = asyncio.ensure_future(self.prompts.loop(caller, account_id, "ringback"))
+        else:
+            await caller.ring()
+        try:
+            result = await self.fork(
+                call, [(login, b) for b in bindings], timeout_s=settings.ring_timeout_s
+            )
+        finally:
+            await stop_playback(ringback)
+        if result.leg is None:
+            await self.end(call, 486 if result.busy else 480, f"{login} did not answer")
+            return
+        await caller.answer()
+        await self.talk(call, account_id, login, result.leg)
+
+    async def talk(self, call: Call, account_id: int, login: str, leg: Leg) -> Leg:
+        """Bridge the caller to ``login``'s answered leg until either side ends."""
+        key = (account_id, login)
+        self.presence.busy.add(key)
+        self.presence.last_answered[key] = time.time()
+        call.data.setdefault("answered_by", login)
+        try:
+            return await Bridge(call.caller, leg).run()
+        finally:
+            self.presence.busy.discard(key)
+
+    async def fork(
+        self, call: Call, targets: list[tuple[str, Binding]], *, timeout_s: float
+    ) -> ForkResult:
+        """Dial every (login, contact) at once; the first answer wins, the rest get CANCEL."""
+        attempts: dict[asyncio.Task[Leg], str] = {}
+        for login, binding in targets:
+            attempt = asyncio.create_task(
+                self.engine.dial(
+                    call,
+                    binding.contact,
+                    from_user=call.from_user or "anonymous",
+                    timeout_s=timeout_s,
+                    route_to=binding.route(),
+                )
+            )
+            attempts[attempt] = login
+        result = ForkResult(None)
+        pending = set(attempts)
+        try:
+            while pending and result.leg is None:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for attempt in done:
+                    try:
+                        leg = attempt.result()
+                    except DialFailed as exc:
+                        result.statuses.append(exc.status)
+                        continue
+                    if result.leg is None:
+                        result.leg, result.login = leg, attempts[attempt]
+                    else:
+                        await leg.hangup("answered-elsewhere")
+        finally:
+            for attempt in pending:
+                attempt.cancel()
+            for attempt in pending:
+                with contextlib.suppress(asyncio.CancelledError, DialFailed):
+                    other = await attempt
+                    await other.hangup("answered-elsewhere")  # answered while we cancelled
+        return result
+
+
+async def stop_playback(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background playback and wait until it let go of the media."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
