@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from callvault import __version__
+from callvault.cli.admin import RESOURCES, add_admin_parsers
 from callvault.config import load_settings, parse_port_range
 
 
@@ -84,6 +85,8 @@ def _build_parser() -> argparse.ArgumentParser:
             sub_parser.add_argument("file", type=Path, help="WAV file")
         sub_parser.add_argument("--db", help="database URL (default: settings)")
 
+    add_admin_parsers(sub)
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     migrate = db_sub.add_parser("migrate", help="apply schema migrations")
@@ -129,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 url=args.db,
             )
         )
+    if args.command in RESOURCES:
+        from callvault.cli.admin import run_admin
+
+        return run_admin(args)
     if args.command == "db":
         from callvault.cli.manage import migrate
 

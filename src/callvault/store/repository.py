@@ -12,6 +12,7 @@ leaves nothing behind.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +21,49 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callvault.store.errors import ConflictError, InvalidInputError, NotFoundError, PlanLimitError
-from callvault.store.models import Account, CallObject, CallRecord, Number, ObjectKind, Trunk
+from callvault.store.models import (
+    Account,
+    CallObject,
+    CallRecord,
+    Number,
+    ObjectKind,
+    Prompt,
+    Trunk,
+)
 from callvault.store.numbers import InvalidNumberError, normalize
+from callvault.store.object_settings import (
+    OBJECT_SETTINGS,
+    SettingsModel,
+    TrunkSettings,
+    object_settings,
+    trunk_settings,
+)
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ADDONS = ("ivr_api", "recording")
 QUOTAS = ("numbers", "sip_accounts", "concurrent_calls", "recording_storage_mb")
+
+
+def _check_length(what: str, value: str, limit: int) -> None:
+    """Refuse text longer than its column (SQLite would store it, PostgreSQL refuse it)."""
+    if len(value) > limit:
+        raise InvalidInputError(f"{what} is {len(value)} characters long; at most {limit}")
+
+
+def _check_extension(extension: str) -> None:
+    if not (isinstance(extension, str) and extension.isascii() and extension.isdigit()):
+        raise InvalidInputError(f"extension {extension!r} must be digits")
+
+
+def _without(
+    settings: dict[str, Any], unset: Collection[str], model: type[SettingsModel], what: str
+) -> dict[str, Any]:
+    """``settings`` minus the keys in ``unset`` (back to their defaults); unknown keys refused."""
+    unknown = sorted(set(unset) - set(model.model_fields))
+    if unknown:
+        raise InvalidInputError(f"{what} settings.{unknown[0]}: unknown setting")
+    return {key: value for key, value in settings.items() if key not in unset}
 
 
 @dataclass(frozen=True)
@@ -100,6 +137,7 @@ class Accounts:
             raise InvalidInputError(
                 f"invalid account slug {slug!r}: use 2-63 lower-case letters, digits and dashes"
             )
+        _check_length("account name", name, 200)
         checked = Plan.from_json(plan or {}).to_json()
         domain = (sip_domain or slug).lower()
         account = Account(
@@ -138,6 +176,7 @@ class Accounts:
         """Change an account's name or plan."""
         account = await self.get(slug)
         if name is not None:
+            _check_length("account name", name, 200)
             account.name = name
         if plan is not None:
             account.plan = Plan.from_json(plan).to_json()
@@ -168,13 +207,27 @@ class AccountScope:
         """The account's plan."""
         return Plan.from_json(self.account.plan)
 
-    async def _count(self, model: type[Number] | type[CallObject], *conditions: Any) -> int:
+    async def _count(
+        self, model: type[Number | CallObject | Trunk | Prompt], *conditions: Any
+    ) -> int:
         statement = (
             select(func.count())
             .select_from(model)
             .where(model.account_id == self.account_id, *conditions)
         )
         return int(await self.session.scalar(statement) or 0)
+
+    async def usage(self) -> dict[str, int]:
+        """How many objects (all, and SIP accounts), numbers, trunks and prompts it has."""
+        return {
+            "objects": await self._count(CallObject),
+            "sip_accounts": await self._count(
+                CallObject, CallObject.kind == ObjectKind.SIP_ACCOUNT
+            ),
+            "numbers": await self._count(Number),
+            "trunks": await self._count(Trunk),
+            "prompts": await self._count(Prompt),
+        }
 
     async def _flush_unique(self, what: str) -> None:
         try:
@@ -203,13 +256,15 @@ class AccountScope:
             raise InvalidInputError(
                 f"invalid login {login!r}: letters, digits, dot, dash, underscore; max 64"
             )
-        if extension is not None and not (extension.isascii() and extension.isdigit()):
-            raise InvalidInputError(f"extension {extension!r} must be digits")
+        if extension is not None:
+            _check_extension(extension)
+        _check_length("object name", name, 200)
         if object_kind is ObjectKind.IVR_API:
             self.plan.require_addon("ivr_api")
         if object_kind is ObjectKind.SIP_ACCOUNT:
             used = await self._count(CallObject, CallObject.kind == ObjectKind.SIP_ACCOUNT)
             self.plan.check_quota("sip_accounts", used)
+        object_settings(object_kind.value, settings or {})
         obj = CallObject(
             account_id=self.account_id,
             kind=object_kind,
@@ -219,7 +274,8 @@ class AccountScope:
             settings=settings or {},
         )
         self.session.add(obj)
-        await self._flush_unique(f"an object with login {login!r} or extension {extension!r}")
+        taken = f" or extension {extension!r}" if extension else ""
+        await self._flush_unique(f"an object with login {login!r}{taken}")
         return obj
 
     async def get_object(self, login: str) -> CallObject:
@@ -257,15 +313,27 @@ class AccountScope:
         name: str | None = None,
         extension: str | None = None,
         settings: dict[str, Any] | None = None,
+        unset: Collection[str] = (),
     ) -> CallObject:
-        """Change an object's name, extension or settings (settings are merged)."""
+        """Change an object's name, extension or settings.
+
+        ``settings`` are merged into the stored ones; keys in ``unset`` are
+        removed (back to their defaults).  An empty ``extension`` clears it.
+        """
         obj = await self.get_object(login)
+        if extension:
+            _check_extension(extension)
         if name is not None:
+            _check_length("object name", name, 200)
             obj.name = name
         if extension is not None:
             obj.extension = extension or None
-        if settings is not None:
-            obj.settings = {**obj.settings, **settings}
+        if settings is not None or unset:
+            kind = obj.kind.value
+            merged = {**obj.settings, **(settings or {})}
+            merged = _without(merged, unset, OBJECT_SETTINGS[kind], kind)
+            object_settings(kind, merged)
+            obj.settings = merged
         await self._flush_unique(f"extension {extension!r}")
         return obj
 
@@ -284,6 +352,7 @@ class AccountScope:
             e164 = normalize(text)
         except InvalidNumberError as exc:
             raise InvalidInputError(str(exc)) from None
+        _check_length("label", label, 200)
         self.plan.check_quota("numbers", await self._count(Number))
         target = await self.get_object(target_login) if target_login else None
         number = Number(
@@ -319,6 +388,8 @@ class AccountScope:
     ) -> Number:
         """Point a number at another object (or none) and/or change its label."""
         number = await self.get_number(text)
+        if label is not None:
+            _check_length("label", label, 200)
         if target_login is not None:
             target = await self.get_object(target_login) if target_login else None
             number.object_id = target.id if target else None
@@ -336,6 +407,9 @@ class AccountScope:
     # -- trunks ---------------------------------------------------------------
     async def create_trunk(self, name: str, settings: dict[str, Any]) -> Trunk:
         """A provider trunk."""
+        if not name.strip() or len(name) > 64:
+            raise InvalidInputError(f"invalid trunk name {name!r}: 1 to 64 characters")
+        trunk_settings(settings)
         trunk = Trunk(account_id=self.account_id, name=name, settings=settings)
         self.session.add(trunk)
         await self._flush_unique(f"trunk {name!r}")
@@ -345,6 +419,31 @@ class AccountScope:
         """This account's trunks."""
         statement = select(Trunk).where(Trunk.account_id == self.account_id)
         return list(await self.session.scalars(statement.order_by(Trunk.name)))
+
+    async def get_trunk(self, name: str) -> Trunk:
+        """The trunk called ``name`` in this account."""
+        trunk = await self.session.scalar(
+            select(Trunk).where(Trunk.account_id == self.account_id, Trunk.name == name)
+        )
+        if trunk is None:
+            raise NotFoundError(f"no trunk {name!r} in account {self.account.slug}")
+        return trunk
+
+    async def update_trunk(
+        self, name: str, *, settings: dict[str, Any] | None = None, unset: Collection[str] = ()
+    ) -> Trunk:
+        """Merge ``settings`` into a trunk's settings and remove the keys in ``unset``."""
+        trunk = await self.get_trunk(name)
+        merged = _without({**trunk.settings, **(settings or {})}, unset, TrunkSettings, "trunk")
+        trunk_settings(merged)
+        trunk.settings = merged
+        await self.session.flush()
+        return trunk
+
+    async def delete_trunk(self, name: str) -> None:
+        """Remove a trunk from the account."""
+        await self.session.delete(await self.get_trunk(name))
+        await self.session.flush()
 
     # -- calls ----------------------------------------------------------------
     async def list_calls(self, limit: int = 100) -> list[CallRecord]:
