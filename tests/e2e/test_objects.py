@@ -297,3 +297,37 @@ def test_did_calls_only_from_trunk_addresses_and_phones_must_authenticate(
     records = _records(url)
     assert all(r.disposition == "failed" for r in records)
     assert not any(r.answered_at for r in records)
+
+
+async def _limit_concurrent_calls(url: str, limit: int) -> None:
+    db = Database(url)
+    async with db.session() as session:
+        await Accounts(session).update("acme", plan={"quotas": {"concurrent_calls": limit}})
+        await session.commit()
+    await db.close()
+
+
+def test_plan_limits_concurrent_calls(setup: tuple[Node, Phones, str], tmp_path: Path) -> None:
+    node, _phones, url = setup
+    asyncio.run(_limit_concurrent_calls(url, 1))
+    first = render_scenario(
+        tmp_path, "uac_trunk_call.xml", "first", CALLER_NUMBER=CALLER, TALK_MS=5000
+    )
+    running = start_sipp(str(first), node.uri_host, tmp=tmp_path, service="221234510")
+    try:
+        deadline = time.monotonic() + 10
+        while not node.live_calls() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = render_scenario(
+            tmp_path, "uac_trunk_call.xml", "second", CALLER_NUMBER=CALLER, TALK_MS=500
+        )
+        refused = run_sipp(str(second), node.uri_host, tmp=tmp_path, service="221234510")
+        assert refused.returncode != 0
+        assert "SIP/2.0 503" in (tmp_path / "second-messages.log").read_text(errors="replace")
+        assert running.wait(timeout=30) == 0, "the first call goes on undisturbed"
+    finally:
+        if running.poll() is None:
+            running.kill()
+    node.wait_idle()
+    dispositions = sorted(str(r.disposition) for r in _records(url))
+    assert dispositions == ["answered", "failed"]

@@ -120,6 +120,13 @@ class Directory:
                 account.id, account.slug, obj.kind.value, obj.login, dict(obj.settings)
             )
 
+    async def concurrent_calls_quota(self, account_id: int) -> int | None:
+        """The account plan's limit on simultaneous calls (``None``: unlimited)."""
+        async with self.db.session() as session:
+            plan = await session.scalar(select(Account.plan).where(Account.id == account_id))
+        quota = (plan or {}).get("quotas", {}).get("concurrent_calls")
+        return int(quota) if quota is not None else None
+
     async def account_id_for_domain(self, domain: str) -> int | None:
         """The account whose phones use SIP domain ``domain``."""
         async with self.db.session() as session:

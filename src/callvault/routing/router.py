@@ -61,7 +61,8 @@ class DataRouter:
         from_uri = request.from_.uri
         account_id = await self.directory.account_id_for_domain(from_uri.host) if from_uri else None
         if account_id is not None:
-            return await self._from_phone(call, request, account_id, dialled)
+            app = await self._from_phone(call, request, account_id, dialled)
+            return await self._within_quota(call, app)
         destination = await self.directory.number(dialled) if dialled else None
         if destination is None:
             return self.fallback(call, request) if self.fallback else None
@@ -73,7 +74,24 @@ class DataRouter:
         call.from_user = normalize_caller(call.from_user)
         if trunk is not None:
             call.data["trunk"] = trunk
-        return self._route(call, destination, "inbound")
+        return await self._within_quota(call, self._route(call, destination, "inbound"))
+
+    async def _within_quota(self, call: Call, app: CallApp | None) -> CallApp | None:
+        """Refuse the call (503) when its account already has its plan's concurrent calls."""
+        account_id = call.data.get("account_id")
+        if account_id is None or app is None:
+            return app
+        limit = await self.directory.concurrent_calls_quota(account_id)
+        if limit is None:
+            return app
+        live = sum(
+            1 for other in self.engine.calls.values()
+            if other is not call and other.data.get("account_id") == account_id
+        )  # fmt: skip
+        if live >= limit:
+            call.log.warning("account %s at its %d concurrent calls; refusing", account_id, limit)
+            return _refuse(503, f"the account's plan allows {limit} concurrent calls")
+        return app
 
     async def _from_phone(
         self, call: Call, request: Request, account_id: int, dialled: str

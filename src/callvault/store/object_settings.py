@@ -106,9 +106,6 @@ class TrunkSettings(SettingsModel):
     (national, international ones as ``00…``) or ``0048221234567``."""
     caller_id_format: NumberFormat | None = None
     """Format of the caller-ID we send (default: ``number_format``)."""
-    registration: bool = False
-    """Register to the provider (for trunks that send calls to a registered contact)."""
-    registration_expires_s: int = Field(600, ge=60, le=7200)
 
     @field_validator("inbound_addresses")
     @classmethod
