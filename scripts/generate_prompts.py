@@ -70,6 +70,11 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "That is not a valid option.",
         "pl": "Nie ma takiej opcji.",
     },
+    "call-busy": {"en": "The number is busy.", "pl": "Numer jest zajęty."},
+    "call-no-answer": {
+        "en": "There is no answer.",
+        "pl": "Abonent nie odbiera.",
+    },
     "menu-no-input": {
         "en": "We did not receive your choice.",
         "pl": "Nie wybrano żadnej opcji.",

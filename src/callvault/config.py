@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         20.0, gt=0, description="Requests per second allowed from an address we do not know."
     )
     language: str = Field("en", description="Language of the demo prompts: en or pl.")
+    ivr_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Networks or hosts IVR API URLs may point at although private, loopback or "
+        'link-local (SSRF guard), e.g. ["10.0.0.0/8"]; empty: public addresses only.',
+    )
     user_agent: str = Field("callvault", description="User-Agent / Server header value.")
     use_uvloop: bool = Field(True, description="Use uvloop when it is installed.")
     log_level: str = Field("INFO", description="Logging level.")

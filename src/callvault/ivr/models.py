@@ -385,8 +385,20 @@ class IvrResponse(_Wire):
 
 
 EventKind = Literal[
-    "Connected", "Answer", "DontAnswer", "Wait", "Play", "Say", "GetDTMF", "CallStatus", "Hangup"
+    "Connected",
+    "Answer",
+    "DontAnswer",
+    "Wait",
+    "Play",
+    "Say",
+    "GetDTMF",
+    "CallStatus",
+    "Hangup",
+    "Tag",
+    "Recording",
 ]
+"""v2 adds ``Tag`` (the data was stored) and ``Recording`` (``started``, ``stopped``,
+``paused``, ``resumed``) for responses whose last action has no event of its own."""
 
 
 class RequestEvent(_Wire):

@@ -91,6 +91,8 @@ class CallHistory:
             answered_at=_when(caller.answered_at),
             ended_at=_when(call.ended_at),
             legs=[_leg_summary(leg) for leg in call.legs],
+            tags=call.data.get("tags", {}),
+            ivr_trace=call.data.get("ivr_trace", []),
         )
         try:
             async with self.db.session() as session:

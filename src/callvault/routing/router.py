@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from callvault.engine.call import Call
 from callvault.engine.engine import CallApp, Engine
 from callvault.engine.registrar import Registrar
+from callvault.ivr.live import IvrApiLogic
 from callvault.routing.directory import Destination, Directory
 from callvault.routing.logic import CallLogic
 from callvault.routing.menu import MenuLogic
@@ -55,6 +56,7 @@ class DataRouter:
         self.queues = QueueLogic(self.logic)
         self.menus = MenuLogic(self.logic)
         self.trunks = TrunkLogic(self.logic)
+        self.ivr = IvrApiLogic(self.logic, self.trunks, engine.settings.ivr_allow_networks)
 
     async def __call__(self, call: Call, request: Request) -> CallApp | None:
         dialled = request.uri.user or ""

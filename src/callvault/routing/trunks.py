@@ -80,24 +80,44 @@ class TrunkLogic:
             await logic.end(call, 484, f"cannot dial {dialled}: {exc}")
             return
         phone = await logic.directory.object(account_id, login)
-        if phone is not None and not SipAccountSettings.model_validate(phone.settings).outbound:
+        settings = SipAccountSettings.model_validate(phone.settings if phone else {})
+        if not settings.outbound:
             await logic.end(call, 403, f"{login} may not call outside numbers")
             return
+        caller_id = await self.caller_id(account_id, login, settings.caller_id)
+        try:
+            leg = await self.dial(call, account_id, e164, caller_id=caller_id)
+        except TrunkUnavailable as exc:
+            await logic.end(call, 503, str(exc))
+            return
+        except DialFailed as exc:
+            status = exc.status if 400 <= exc.status < 700 else 502
+            await logic.end(call, status, f"provider: {exc.status} {exc.reason}")
+            return
+        await call.caller.answer()
+        await logic.talk(call, account_id, login, leg)
+
+    async def dial(
+        self, call: Call, account_id: int, e164: str, *, caller_id: str, timeout_s: float = 60.0
+    ) -> Leg:
+        """Dial ``e164`` through the account's gateway trunk; return the answered leg.
+
+        Raises :class:`TrunkUnavailable` without a usable trunk and
+        :class:`~callvault.engine.outbound.DialFailed` when the provider refuses.
+        The caller's leg hears the provider's ringing (180).
+        """
         trunk = await self._gateway_trunk(account_id)
         if trunk is None:
-            await logic.end(call, 503, "the account has no trunk with a gateway")
-            return
+            raise TrunkUnavailable("the account has no trunk with a gateway")
         settings = TrunkSettings.model_validate(trunk.settings)
-        caller_id = await self._caller_id(account_id, login, phone.settings if phone else {})
         assert settings.gateway is not None
         try:
             gateway = SipUri.parse(settings.gateway)
         except SipParseError:
-            await logic.end(call, 503, f"trunk {trunk.name} has a bad gateway URI")
-            return
+            raise TrunkUnavailable(f"trunk {trunk.name} has a bad gateway URI") from None
         target = gateway.with_user(format_number(e164, settings.number_format))
         from_user = format_number(caller_id, settings.caller_id_format or settings.number_format)
-        call.data.update(direction="outbound", trunk=trunk.name, dialled_e164=e164)
+        call.data.update(trunk=trunk.name, dialled_e164=e164)
         call.data.setdefault("objects", []).append({"kind": "trunk", "login": trunk.name})
         call.trace.add("call", "outbound", trunk=trunk.name, to=str(target), caller_id=from_user)
         call.log.info("outbound via trunk %s to %s as %s", trunk.name, target, from_user)
@@ -105,20 +125,14 @@ class TrunkLogic:
             (settings.username or "", settings.password or "") if settings.password else None
         )
         caller = call.caller
-        try:
-            leg = await logic.engine.dial(
-                call,
-                target,
-                from_user=from_user,
-                credentials=credentials,
-                on_ringing=lambda _leg: _spawn_ring(caller),
-            )
-        except DialFailed as exc:
-            status = exc.status if 400 <= exc.status < 700 else 502
-            await logic.end(call, status, f"provider: {exc.status} {exc.reason}")
-            return
-        await caller.answer()
-        await logic.talk(call, account_id, login, leg)
+        return await self.logic.engine.dial(
+            call,
+            target,
+            from_user=from_user,
+            credentials=credentials,
+            timeout_s=timeout_s,
+            on_ringing=lambda _leg: _spawn_ring(caller),
+        )
 
     async def _gateway_trunk(self, account_id: int) -> TrunkInfo | None:
         for trunk in await self.logic.directory.trunks(account_id):
@@ -126,22 +140,23 @@ class TrunkLogic:
                 return trunk
         return None
 
-    async def _caller_id(self, account_id: int, login: str, phone_settings: object) -> str:
+    async def caller_id(self, account_id: int, login: str | None, wanted: str | None) -> str:
+        """The E.164 number to show: ``wanted`` if it is the account's, else the number
+        leading to ``login``, else the account's first number."""
         numbers = await self.logic.directory.numbers_of(account_id, login)
-        configured = (
-            SipAccountSettings.model_validate(phone_settings).caller_id
-            if isinstance(phone_settings, dict)
-            else None
-        )
-        if configured:
+        if wanted:
             try:
-                wanted = normalize(configured)
+                e164 = normalize(wanted)
             except InvalidNumberError:
-                wanted = ""
-            if wanted in numbers:
-                return wanted
-            log.warning("caller_id %s of %s is not a number of the account", configured, login)
-        return numbers[0] if numbers else login
+                e164 = ""
+            if e164 in numbers:
+                return e164
+            log.warning("caller-ID %s is not a number of account %d", wanted, account_id)
+        return numbers[0] if numbers else (login or "anonymous")
+
+
+class TrunkUnavailable(Exception):
+    """The account cannot call out: no trunk with a usable gateway."""
 
 
 def _spawn_ring(caller: Leg) -> None:

@@ -143,3 +143,7 @@ class CallRecord(Base):
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     legs: Mapped[list[Any]] = mapped_column(default=list)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """Data the IVR app attached with ``Tag`` (e.g. its ticket id)."""
+    ivr_trace: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    """Every IVR API exchange of the call: request, response, timing, error, fallback."""

@@ -87,6 +87,8 @@ class IvrApiSettings(SettingsModel):
     filler_prompt: str | None = None
     filler_after_ms: int = Field(1500, ge=100, le=30000)
     notify_hangup: bool = True
+    max_requests: int = Field(500, ge=5, le=10000)
+    """Loop guard: requests one call may make before error 10 and the fallback."""
 
 
 NumberFormat = Literal["e164", "+e164", "national", "00"]

@@ -1,0 +1,1 @@
+"""Runnable examples of IVR API applications built with :mod:`callvault.ivr.sdk`."""
