@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -77,10 +78,11 @@ def _free_tcp_port() -> int:
 
 
 @contextmanager
-def serve_ivr_app(respond: Respond) -> Iterator[IvrApp]:
-    """Run the app in a thread for the duration of the ``with`` block."""
+def serve_ivr_app(respond: Respond, *, tls: tuple[Path, Path] | None = None) -> Iterator[IvrApp]:
+    """Run the app in a thread for the ``with`` block; ``tls`` = (certificate, key) for HTTPS."""
     port = _free_tcp_port()
-    app_state = IvrApp(f"http://127.0.0.1:{port}/ivr")
+    scheme = "https" if tls else "http"
+    app_state = IvrApp(f"{scheme}://127.0.0.1:{port}/ivr")
 
     async def handle(request: Request) -> Response:
         raw = await request.body()
@@ -96,7 +98,10 @@ def serve_ivr_app(respond: Respond) -> Iterator[IvrApp]:
         return JSONResponse(answer)
 
     app = Starlette(routes=[Route("/ivr", handle, methods=["POST"])])
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning",
+        ssl_certfile=str(tls[0]) if tls else None, ssl_keyfile=str(tls[1]) if tls else None,
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

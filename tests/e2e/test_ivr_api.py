@@ -24,6 +24,7 @@ from callvault.ivr.signing import verify
 from callvault.store.db import Database
 from callvault.store.models import CallRecord
 from callvault.store.repository import Accounts
+from tests.certs import Certs, make_certs
 from tests.e2e.harness import (
     Node,
     call_records,
@@ -41,7 +42,9 @@ SECRET = "whsec-test-1"
 IVR_NUMBER = "221234520"
 
 
-async def _provision(url: str, app_url: str, **settings: Any) -> None:
+async def _provision(
+    url: str, app_url: str, provider_port: int | None = None, **settings: Any
+) -> None:
     db = Database(url)
     await asyncio.to_thread(db.migrate)
     async with db.session() as session:
@@ -55,6 +58,9 @@ async def _provision(url: str, app_url: str, **settings: Any) -> None:
                "fallback": "Play", "fallback_prompt": "goodbye", **settings}  # fmt: skip
         await scope.create_object("ivr_api", "crm", settings=ivr)
         await scope.add_number(IVR_NUMBER, target_login="crm", label="CRM line")
+        if provider_port is not None:
+            gateway = {"gateway": f"sip:127.0.0.1:{provider_port}", "number_format": "national"}
+            await scope.create_trunk("provider", gateway)
         await session.commit()
     await db.close()
 
@@ -72,14 +78,21 @@ def run_call(tmp_path: Path) -> Iterator[Any]:
         caller: str = "uac_wait_bye.xml",
         answered: bool = True,
         allow_networks: str = '["127.0.0.0/8"]',
+        provider_talk_ms: int | None = None,
         **settings: Any,
     ) -> CallRecord:
         url = f"sqlite:///{tmp_path / 'ivr.db'}"
-        asyncio.run(_provision(url, app.url, **settings))
+        provider_port = free_port() if provider_talk_ms is not None else None
+        asyncio.run(_provision(url, app.url, provider_port, **settings))
         node = start_node(tmp_path, database_url=url, ivr_allow_networks=allow_networks)
         nodes.append(node)
         if agent_talk_ms is not None:
             _start_agent(node, tmp_path, agent_talk_ms, phones)
+        if provider_port is not None:
+            scenario = render_scenario(
+                tmp_path, "uas_answer_then_bye.xml", "provider", TALK_MS=provider_talk_ms
+            )
+            phones.append(start_sipp(str(scenario), "", tmp=tmp_path, port=provider_port))
         result = run_sipp(caller, node.uri_host, tmp=tmp_path, service=IVR_NUMBER,
                           timeout_s=40)  # fmt: skip
         assert (result.returncode == 0) == answered, result.output + node.log()
@@ -251,3 +264,51 @@ def test_loop_guard_stops_an_app_that_never_ends_the_call(run_call: Any) -> None
     assert len(app.received) == 8
     (fallback,) = [e for e in record.ivr_trace if e["kind"] == "fallback"]
     assert fallback["ErrorNo"] == 10
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+def test_dont_answer_early_media_external_call_filler_over_https(
+    run_call: Any, certs: Certs, tmp_path: Path
+) -> None:
+    slow_goodbye = Misbehave(delay_s=1.2, then={"Action": {"Type": "Hangup"}})
+    script = _script({
+        "Connected": {"Action": {"Type": "DontAnswer", "WaitTime": "1"}},
+        "DontAnswer": {"Action": {"Type": "Play", "Prompt": "connecting"}},
+        "Play": {"Action": {"Type": "CallExternalNumber", "Destination": "+48225551234",
+                            "Timeout": "20", "Options": {"PlayCallStatus": "1"}}},
+        "CallStatus": lambda _body: slow_goodbye,
+    })  # fmt: skip
+    with serve_ivr_app(script, tls=certs.self_signed) as app:
+        record = run_call(
+            app, provider_talk_ms=1500, allow_external=True, ignore_ssl_errors=True,
+            filler_prompt="hold-music", filler_after_ms=300, timeout_ms=3000,
+        )  # fmt: skip
+    assert app.url.startswith("https://")
+    assert app.events() == [
+        ("Connected", ""), ("DontAnswer", ""), ("Play", "completed"), ("CallStatus", "Answer"),
+        ("Hangup", "app"),
+    ]  # fmt: skip
+    statuses = [r.body["request"]["ChannelStatus"] for r in app.received]
+    assert statuses == ["Ringing", "Ringing", "Ringing", "Up", "Hangup"]
+    messages = (tmp_path / "uac_wait_bye-messages.log").read_text(errors="replace")
+    assert "SIP/2.0 183" in messages  # the prompt went out as early media
+    provider = (tmp_path / "provider-messages.log").read_text(errors="replace")
+    assert "INVITE sip:225551234@127.0.0.1" in provider  # national format for this trunk
+    assert "From: <sip:221234520@" in provider  # caller-ID: the account's number
+    assert any(e["kind"] == "filler" for e in record.ivr_trace)
+    assert record.objects == [
+        {"kind": "ivr_api", "login": "crm"},
+        {"kind": "trunk", "login": "provider"},
+    ]
+
+
+def test_tls_verification_is_on_by_default(run_call: Any, certs: Certs) -> None:
+    with serve_ivr_app(_script({}), tls=certs.self_signed) as app:
+        record = run_call(app, answered=False)
+    assert app.received == []
+    (fallback,) = [e for e in record.ivr_trace if e["kind"] == "fallback"]
+    assert fallback["ErrorNo"] == 3 and "certificate" in fallback["ErrorMsg"]

@@ -86,12 +86,123 @@ def _build_parser() -> argparse.ArgumentParser:
         sub_parser.add_argument("--db", help="database URL (default: settings)")
 
     add_admin_parsers(sub)
+    _add_ivr_parsers(sub)
+    _add_calls_parsers(sub)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     migrate = db_sub.add_parser("migrate", help="apply schema migrations")
     migrate.add_argument("--db", help="database URL (default: settings, ./data/callvault.db)")
     return parser
+
+
+_DB_HELP = "database URL (default: CALLVAULT_DATABASE_URL, else ./data/callvault.db)"
+
+
+def _add_ivr_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``callvault ivr simulate``: an IVR API application driven by a simulated call."""
+    ivr = sub.add_parser(
+        "ivr",
+        help="IVR API tools for integrators (simulate a call against an app)",
+        description="Tools for IVR API applications (shared/spec/ivr-api.md). "
+        "Run 'callvault ivr simulate --help' for the options.",
+    )
+    ivr_sub = ivr.add_subparsers(dest="ivr_command", metavar="ACTION", required=True)
+    simulate = ivr_sub.add_parser(
+        "simulate",
+        help="run the real IVR loop against an app URL with a simulated caller",
+        description="Drive an IVR API application exactly as the platform does (signed\n"
+        "requests, timeouts, error numbers, fallback), with a simulated caller instead of\n"
+        "a phone: --dtmf entries are the keys pressed at each GetDTMF, --call-status the\n"
+        "outcomes of Call* actions. Prints each request and response as a timeline, what\n"
+        "the caller would hear, and a summary. Rings, waits and digit timeouts are not\n"
+        "really waited. Exit code 0 when the app hung up, 1 when the fallback ended the\n"
+        "call (an error), 2 for unusable options.",
+        epilog="examples:\n"
+        "  callvault ivr simulate --url http://127.0.0.1:8000/ivr --dtmf 1234 --call-status Busy\n"
+        "  callvault ivr simulate --url https://app.example/ivr --secret whsec_1 --dtmf 12# ''\n"
+        "  callvault ivr simulate --url http://127.0.0.1:8000/ivr --json | jq .kind\n"
+        "  callvault ivr simulate --url http://127.0.0.1:8000/ivr --replay c-01JD... --db URL\n"
+        "\nAt each GetDTMF the next --dtmf entry is pressed: '12#' gives \"12\" (finishkey),\n"
+        "'1234' with MaxDigits 4 gives maxdigits (longer entries are cut), an empty entry\n"
+        'or none left gives "" (timeout).',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    simulate.add_argument("--url", required=True, help="the application's URL (http or https)")
+    simulate.add_argument("--from", dest="from_number", metavar="N", help="caller's number")
+    simulate.add_argument("--to", dest="to_number", metavar="N", help="called number")
+    simulate.add_argument(
+        "--dtmf",
+        action="extend",
+        nargs="+",
+        metavar="ENTRY",
+        help="keys pressed at each GetDTMF, in order (0-9 * #; '' for none); repeatable",
+    )
+    simulate.add_argument(
+        "--call-status",
+        action="extend",
+        nargs="+",
+        metavar="STATUS",
+        help="outcome of each Call* action: Answer (default), Busy, Noanswer, Cancel, Error",
+    )
+    simulate.add_argument(
+        "--secret",
+        action="append",
+        metavar="S",
+        help="signing secret for X-Signature (up to two, as during rotation)",
+    )
+    simulate.add_argument("--hash", metavar="H", help="static Hash sent in every request (v1)")
+    simulate.add_argument(
+        "--timeout-ms", type=int, default=5000, metavar="MS", help="app timeout (default 5000)"
+    )
+    simulate.add_argument(
+        "--insecure", action="store_true", help="skip TLS certificate checks (testing only)"
+    )
+    simulate.add_argument("--ca-file", metavar="PEM", help="trust this CA instead of public ones")
+    simulate.add_argument(
+        "--auto-answer-s",
+        type=float,
+        default=0,
+        metavar="N",
+        help="answer after N s of (simulated) ringing; 0: the app answers (default)",
+    )
+    simulate.add_argument(
+        "--max-requests", type=int, default=100, metavar="N", help="loop guard (default 100)"
+    )
+    simulate.add_argument("--json", action="store_true", help="print trace entries as JSON lines")
+    simulate.add_argument(
+        "--replay",
+        metavar="UNIQUECALLID",
+        help="replay a stored call's caller side (numbers, keys, call statuses); "
+        "--from/--to/--dtmf/--call-status given too override it",
+    )
+    simulate.add_argument("--db", metavar="URL", help=_DB_HELP + "; with --replay")
+
+
+def _add_calls_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``callvault calls trace``: a stored call's IVR trace."""
+    calls = sub.add_parser(
+        "calls",
+        help="recorded calls (show a call's IVR API trace)",
+        description="Calls as recorded. Run 'callvault calls trace --help' for the options.",
+    )
+    calls_sub = calls.add_subparsers(dest="calls_command", metavar="ACTION", required=True)
+    trace = calls_sub.add_parser(
+        "trace",
+        help="show a call's IVR API trace: requests, responses, timings, errors, fallback",
+        description="Show the IVR API trace stored with a call: a header (numbers,\n"
+        "disposition, tags), then one line per entry with its time offset from the first,\n"
+        "its kind and a summary (request event and Session, response status, time and\n"
+        "actions, error number and message, fallback).",
+        epilog="examples:\n"
+        "  callvault calls trace c-01JD...\n"
+        "  callvault calls trace c-01JD... --json > trace.json\n"
+        "  callvault ivr simulate --url http://127.0.0.1:8000/ivr --replay c-01JD...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    trace.add_argument("call_id", metavar="UNIQUECALLID", help="the call's id (UniqueCallId)")
+    trace.add_argument("--db", metavar="URL", help=_DB_HELP)
+    trace.add_argument("--json", action="store_true", help="print the stored trace as JSON")
 
 
 def _run(coro: Coroutine[Any, Any, int], use_uvloop: bool) -> int:
@@ -136,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callvault.cli.admin import run_admin
 
         return run_admin(args)
+    if args.command in ("ivr", "calls"):
+        from callvault.cli.calls import run_calls
+
+        return run_calls(args)
     if args.command == "db":
         from callvault.cli.manage import migrate
 
