@@ -98,6 +98,8 @@ def run_call(tmp_path: Path) -> Iterator[Any]:
         assert (result.returncode == 0) == answered, result.output + node.log()
         node.wait_idle(timeout=15)
         (record,) = asyncio.run(call_records(url))
+        stored = node.get(f"/api/v1/calls/{record.id}/ivr-trace")
+        assert stored == {"call_id": record.id, "tags": record.tags, "ivr_trace": record.ivr_trace}
         return record
 
     yield run

@@ -50,7 +50,7 @@ async def run_node(settings: Settings) -> int:
         )
         return 2
     config = uvicorn.Config(
-        create_app(engine),
+        create_app(engine, node.db),
         host=settings.http_host,
         port=settings.http_port,
         log_level="warning",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -63,8 +62,6 @@ from callvault.store.object_settings import IvrApiSettings
 
 MAX_REQUESTS = 500
 """Loop guard: requests one call may make (error 10 beyond)."""
-MIN_ROUND_S = 0.02
-"""A response whose actions take no time still costs this much, so a looping app is slowed."""
 
 ChannelStatus = Literal["Ringing", "Up", "Hangup"]
 CallStatus = Literal["Answer", "Busy", "Noanswer", "Cancel", "Error"]
@@ -213,7 +210,6 @@ class IvrLoop:
                     state.session = result.response.session
                 else:
                     state.session = None
-                started = time.monotonic()
                 step = await self._run_actions(list(result.response.actions))
                 if step.finished:
                     return state
@@ -226,9 +222,6 @@ class IvrLoop:
                     state.consecutive_errors = 0
                 error = step.error
                 event = step.event or RequestEvent(EventName="Wait")
-                spent = time.monotonic() - started
-                if spent < MIN_ROUND_S:
-                    await asyncio.sleep(MIN_ROUND_S - spent)
         except CallGone:
             state.hangup_cause = "caller"
             return state

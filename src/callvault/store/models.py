@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -147,3 +149,107 @@ class CallRecord(Base):
     """Data the IVR app attached with ``Tag`` (e.g. its ticket id)."""
     ivr_trace: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     """Every IVR API exchange of the call: request, response, timing, error, fallback."""
+
+
+class RecordingRuleRow(Base):
+    """A stored recording rule (:class:`callvault.recording.rules.RecordingRule` as JSON)."""
+
+    __tablename__ = "recording_rules"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name", name="uq_recording_rules_account_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    decision: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecordingState(enum.StrEnum):
+    """Where a recording is in its life (the values of ``Recording.state``)."""
+
+    RECORDING = "recording"
+    PROCESSING = "processing"
+    READY = "ready"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    EXPECTED_BUT_MISSING = "expected-but-missing"
+
+
+class Recording(Base):
+    """One call's recording: the rule that made it, where its file is, when it expires.
+
+    ``id`` is ``r-`` + a ULID; ``call_id`` is the call's id (no foreign key: the
+    call record is written when the call ends, the recording row when it starts).
+    """
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_account_started", "account_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    call_id: Mapped[str] = mapped_column(String(40), index=True)
+    state: Mapped[str] = mapped_column(String(24), default=RecordingState.RECORDING.value)
+    rule_name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    explanation: Mapped[list[Any]] = mapped_column(default=list)
+    """The rule checks that led to the recording (``RuleCheck`` dicts)."""
+    mode: Mapped[str] = mapped_column(String(8), default="mixed")
+    format: Mapped[str] = mapped_column(String(8), default="wav")
+    storage_backend: Mapped[str] = mapped_column(String(16), default="local")
+    storage_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    peaks: Mapped[list[Any]] = mapped_column(default=list)
+    """Waveform overview for the player: one peak per slice of the audio."""
+    consent: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecordingDeletion(Base):
+    """What was deleted, when and why (``retention``, ``erasure`` or ``user``): the audit trail."""
+
+    __tablename__ = "recording_deletions"
+    __table_args__ = (
+        Index("ix_recording_deletions_account_deleted", "account_id", "deleted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    recording_id: Mapped[str] = mapped_column(String(40))
+    call_id: Mapped[str] = mapped_column(String(40))
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    reason: Mapped[str] = mapped_column(String(64))
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NumberHold(Base):
+    """A legal hold on a caller number: its recordings are kept past their retention."""
+
+    __tablename__ = "number_holds"
+    __table_args__ = (
+        UniqueConstraint("account_id", "number", name="uq_number_holds_account_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(20))
+    """E.164 digits without ``+``, like ``Number.e164``."""
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -13,10 +13,12 @@ from fastapi import FastAPI, HTTPException
 
 from callvault import __version__
 from callvault.engine.engine import Engine
+from callvault.store.db import Database
+from callvault.store.models import CallRecord
 
 
-def create_app(engine: Engine) -> FastAPI:
-    """Build the ASGI app over a running engine."""
+def create_app(engine: Engine, db: Database | None = None) -> FastAPI:
+    """Build the ASGI app over a running engine (and the node's database)."""
     app = FastAPI(
         title="callvault",
         version=__version__,
@@ -58,5 +60,16 @@ def create_app(engine: Engine) -> FastAPI:
         import json
 
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    @app.get("/api/v1/calls/{call_id}/ivr-trace")
+    async def ivr_trace(call_id: str) -> dict[str, Any]:
+        """The IVR API exchange of a finished call: requests, responses, timings, errors."""
+        if db is None:
+            raise HTTPException(503, "no database configured")
+        async with db.session() as session:
+            record = await session.get(CallRecord, call_id)
+        if record is None:
+            raise HTTPException(404, f"no call {call_id}")
+        return {"call_id": record.id, "tags": record.tags, "ivr_trace": record.ivr_trace}
 
     return app

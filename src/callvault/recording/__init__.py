@@ -1,0 +1,1 @@
+"""Call recording: crash-safe capture spool, finisher and crash recovery."""
