@@ -40,6 +40,8 @@ from callvault.ivr.validate import InvalidResponse, ParsedResponse, parse_respon
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+GUARD_TTL_S = 60.0
+"""How long a URL that passed the SSRF guard is trusted before it is resolved and checked again."""
 DEFAULT_BACKOFF_S = (0.05, 0.2)
 TRACE_TEXT_BYTES = 16 * 1024
 MAX_RESPONSE_BYTES = 256 * 1024
@@ -228,6 +230,7 @@ class IvrHttpClient:
         ``backoff_s`` pace the retries."""
         self.settings = settings
         self._url_guard = url_guard
+        self._guard_passed_until = 0.0
         self._clock = clock
         self._sleep = sleep
         self._backoff = tuple(backoff_s) or (0.0,)
@@ -310,9 +313,13 @@ class IvrHttpClient:
         return f"application timeout after {self.settings.timeout_ms} ms"
 
     async def _guard(self) -> None:
+        """Run the URL guard; a pass is remembered for ``GUARD_TTL_S`` (the URL is fixed)."""
         assert self._url_guard is not None
+        if time.monotonic() < self._guard_passed_until:
+            return
         try:
             await self._url_guard(self.settings.url)
+            self._guard_passed_until = time.monotonic() + GUARD_TTL_S
         except UrlNotAllowed as exc:
             message = f"connection error: URL not allowed: {exc.reason}"
             raise _Failure(IvrError(ErrorNo.CONNECTION, message)) from exc
