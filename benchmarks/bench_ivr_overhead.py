@@ -56,7 +56,7 @@ class ZeroLatencyApp:
         name = event["EventName"]
         if name == "Connected":
             return {"Action": {"Type": "Answer"}, "Session": 0}
-        count = int(request["Session"] or 0)  # type: ignore[call-overload]
+        count = int(str(request["Session"] or 0))
         if count >= self.rounds:
             return {"Action": {"Type": "Hangup"}}
         return {"Action": {"Type": "Tag", "Data": {"n": count}}, "Session": count + 1}

@@ -27,9 +27,8 @@ import os
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -102,11 +101,6 @@ class SpoolIndex:
         """Trailing bytes that did not form a whole record (a crash mid-write)."""
         return 0 if self.complete else self.size_bytes - self.valid_bytes
 
-    @property
-    def duration_s(self) -> float:
-        """Seconds captured."""
-        return self.end_offset / self.header.sample_rate
-
 
 @dataclass(frozen=True)
 class SpoolContents:
@@ -156,17 +150,7 @@ class SpoolWriter:
         self._buffered_since: float | None = None
         self._paused_at: int | None = None
         self._end = 0
-        line = json.dumps(
-            {
-                "magic": MAGIC,
-                "version": VERSION,
-                "call_id": call_id,
-                "recording_id": recording_id,
-                "sample_rate": sample_rate,
-                "started_at": started_at,
-            },
-            separators=(",", ":"),
-        )
+        line = json.dumps({"magic": MAGIC, **asdict(self.header)}, separators=(",", ":"))
         if len(line) >= _MAX_HEADER:
             raise ValueError("spool header too long")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
@@ -174,20 +158,11 @@ class SpoolWriter:
         self._buf += line.encode() + b"\n"
         try:
             self.flush()
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:  # make the new directory entry durable too
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsync_dir(self.path.parent)  # make the new directory entry durable too
         except BaseException:
             os.close(self._fd)
             self._fd = -1
             raise
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` has run."""
-        return self._fd < 0
 
     @property
     def end_offset(self) -> int:
@@ -201,7 +176,7 @@ class SpoolWriter:
             raise ValueError(f"bad frame: channel {channel}, offset {offset_samples}, {n} bytes")
         if self._fd < 0:
             raise ValueError("spool writer is closed")
-        if self._paused_at is not None and offset_samples >= self._paused_at:
+        if n == 0 or (self._paused_at is not None and offset_samples >= self._paused_at):
             return
         if n > _MAX_PAYLOAD:
             for start in range(0, n, _MAX_PAYLOAD):
@@ -268,23 +243,25 @@ class SpoolWriter:
     def __enter__(self) -> SpoolWriter:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _marker(self, kind: int, offset_samples: int) -> None:
-        if self._fd < 0:
-            raise ValueError("spool writer is closed")
-        if not 0 <= offset_samples <= _MAX_OFFSET:
-            raise ValueError(f"bad marker offset {offset_samples}")
+        if self._fd < 0 or not 0 <= offset_samples <= _MAX_OFFSET:
+            raise ValueError(f"cannot mark offset {offset_samples} (bad, or writer closed)")
         self._buf += _RECORD.pack(kind, offset_samples, 0)
         if self._buffered_since is None:
             self._buffered_since = self._clock()
         self.tick()
+
+
+def fsync_dir(path: Path) -> None:
+    """Fsync a directory, so that entries created or renamed in it survive a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _parse_header(raw: bytes) -> SpoolHeader:
@@ -331,8 +308,8 @@ def scan_spool(path: str | os.PathLike[str]) -> SpoolIndex:
             while pos + 7 <= size:
                 kind, offset, n = unpack(mm, pos)
                 if kind <= 1:
-                    if n & 1 or pos + 7 + n > size:
-                        break
+                    if n & 1 or n == 0 or pos + 7 + n > size:
+                        break  # torn (or, for n == 0, zero-filled) tail
                     col = cols[kind]
                     col[0].append(offset)
                     col[1].append(pos + 7)
