@@ -40,6 +40,7 @@ pytestmark = pytest.mark.e2e
 
 SECRET = "whsec-test-1"
 IVR_NUMBER = "221234520"
+AGENT_NUMBER = "221234521"
 
 
 async def _provision(
@@ -58,6 +59,7 @@ async def _provision(
                "fallback": "Play", "fallback_prompt": "goodbye", **settings}  # fmt: skip
         await scope.create_object("ivr_api", "crm", settings=ivr)
         await scope.add_number(IVR_NUMBER, target_login="crm", label="CRM line")
+        await scope.add_number(AGENT_NUMBER, target_login="agent1", label="Agent DID")
         if provider_port is not None:
             gateway = {"gateway": f"sip:127.0.0.1:{provider_port}", "number_format": "national"}
             await scope.create_trunk("provider", gateway)
@@ -314,3 +316,41 @@ def test_tls_verification_is_on_by_default(run_call: Any, certs: Certs) -> None:
     assert app.received == []
     (fallback,) = [e for e in record.ivr_trace if e["kind"] == "fallback"]
     assert fallback["ErrorNo"] == 3 and "certificate" in fallback["ErrorMsg"]
+
+
+def test_auto_answer_unknown_prompt_error_8_and_call_local_number(run_call: Any) -> None:
+    def after_wait(body: dict[str, Any]) -> dict[str, Any]:
+        return {"Action": {"Type": "Play", "Prompt": "no-such-prompt"}}
+
+    script = _script({
+        "Connected": {"Action": {"Type": "Wait", "WaitTime": "2"}},
+        "Wait": after_wait,
+        "Play": {"Action": {"Type": "CallLocalNumber", "Destination": "48" + AGENT_NUMBER}},
+        "CallStatus": {"Action": {"Type": "Hangup"}},
+    })  # fmt: skip
+    with serve_ivr_app(script) as app:
+        record = run_call(app, agent_talk_ms=1000, auto_answer_s=1)
+    requests = [r.body["request"] for r in app.received]
+    assert [r["ChannelStatus"] for r in requests[:2]] == ["Ringing", "Up"]  # answered after 1 s
+    assert app.events()[:4] == [
+        ("Connected", ""), ("Wait", ""), ("Play", "error"), ("CallStatus", "Answer"),
+    ]  # fmt: skip
+    assert requests[2]["Error"] == {"ErrorNo": 8, "ErrorMsg": "no prompt 'no-such-prompt'"}
+    assert "Error" not in requests[3]
+    assert any(e["kind"] == "auto-answer" for e in record.ivr_trace)
+    assert record.objects[-1] == {"kind": "sip_account", "login": "agent1"}
+
+
+def test_fallback_can_connect_to_an_object(run_call: Any) -> None:
+    with serve_ivr_app(_answer_then(lambda _body: Misbehave(status=503))) as app:
+        record = run_call(
+            app, agent_talk_ms=1000, fallback="CallByObjectLogin", fallback_login="agent1"
+        )
+    assert app.events() == [("Connected", ""), ("Answer", "")]
+    (fallback,) = [e for e in record.ivr_trace if e["kind"] == "fallback"]
+    assert fallback["ErrorNo"] == 4 and fallback["fallback"] == "CallByObjectLogin"
+    assert record.objects == [
+        {"kind": "ivr_api", "login": "crm"},
+        {"kind": "sip_account", "login": "agent1"},
+    ]
+    assert len(record.legs) == 2 and record.legs[1]["answered_at"] is not None

@@ -78,6 +78,8 @@ class Engine:
         self.stack = SipStack(self, user_agent=settings.user_agent, guard=guard)
         self._background: set[asyncio.Task[None]] = set()
         self.call_ended_hooks: list[Callable[[Call], Awaitable[None]]] = []
+        self.answer_hooks: list[Callable[[Leg], Awaitable[None]]] = []
+        """Run when an inbound leg is answered, before call logic goes on (announcements)."""
         self.stack.public_address = settings.public_address
         self.stack.wire_hooks.append(self._trace_wire)
         self.pacer = Pacer()

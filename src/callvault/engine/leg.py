@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ class Leg:
         self.ended = asyncio.Event()
         self.answered = asyncio.Event()
         self.digits: asyncio.Queue[str] = asyncio.Queue()
+        self.digit_listeners: list[Callable[[str], None]] = []
         self._digit_signal = asyncio.Event()
         self.final_status: int | None = None
 
@@ -235,6 +237,8 @@ class Leg:
         self.call.log.info("DTMF %s (%s) on %s leg", digit, via, self.direction)
         self.digits.put_nowait(digit)
         self._digit_signal.set()
+        for listener in self.digit_listeners:
+            listener(digit)
 
     def send_dtmf(self, digits: str, duration_ms: int = 100) -> None:
         """Send digits as RFC 4733 events."""
@@ -298,6 +302,8 @@ class Leg:
         self._set_state(LegState.ANSWERED)
         self.answered.set()
         self.engine.start_silence(self)
+        for hook in self.engine.answer_hooks:
+            await hook(self)
 
     def reject(
         self, status: int, reason: str | None = None, headers: list[tuple[str, str]] | None = None

@@ -40,6 +40,16 @@ class AudioConsumer(Protocol):
         """Handle one received audio payload."""
 
 
+class MediaTap(Protocol):
+    """Sees every audio payload a stream receives and sends (the call recorder)."""
+
+    def received(self, payload: bytes, codec: Codec) -> None:
+        """A payload arrived from the peer."""
+
+    def sent(self, payload: bytes, codec: Codec) -> None:
+        """A payload left for the peer (prompt, music, the bridged party, silence)."""
+
+
 class PortPool:
     """Hands out even RTP ports from the configured range (RFC 3550 §11)."""
 
@@ -102,6 +112,7 @@ class MediaStream(asyncio.DatagramProtocol):
         self._dtmf_in = DtmfReceiver()
         self.on_dtmf: Callable[[str], None] | None = None
         self.consumers: list[AudioConsumer] = []
+        self.tap: MediaTap | None = None
         self.echo = False
         self.idle_silence = False
         self._silence: bytes | None = None
@@ -143,6 +154,8 @@ class MediaStream(asyncio.DatagramProtocol):
         if codec is None or pt != codec.payload_type:
             return
         payload = packet.payload
+        if self.tap is not None:
+            self.tap.received(payload, codec)
         if self.echo:
             self.send_payload(payload)
         for consumer in self.consumers:
@@ -279,6 +292,8 @@ class MediaStream(asyncio.DatagramProtocol):
             return
         self._send(payload, codec.payload_type, self._marker, advance=True, samples=samples)
         self._marker = False
+        if self.tap is not None:
+            self.tap.sent(payload, codec)
 
     def _send(
         self, payload: bytes, pt: int, marker: bool, *, advance: bool, samples: int | None = None
