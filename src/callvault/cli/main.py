@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from callvault import __version__
 from callvault.cli.admin import RESOURCES, add_admin_parsers
+from callvault.cli.rules import add_rules_parser
 from callvault.config import load_settings, parse_port_range
 
 
@@ -86,6 +87,7 @@ def _build_parser() -> argparse.ArgumentParser:
         sub_parser.add_argument("--db", help="database URL (default: settings)")
 
     add_admin_parsers(sub)
+    add_rules_parser(sub)
     _add_ivr_parsers(sub)
     _add_calls_parsers(sub)
 
@@ -251,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callvault.cli.calls import run_calls
 
         return run_calls(args)
+    if args.command == "rules":
+        from callvault.cli.rules import run_rules
+
+        return run_rules(args)
     if args.command == "db":
         from callvault.cli.manage import migrate
 

@@ -225,9 +225,7 @@ class RecordingDeletion(Base):
     """What was deleted, when and why (``retention``, ``erasure`` or ``user``): the audit trail."""
 
     __tablename__ = "recording_deletions"
-    __table_args__ = (
-        Index("ix_recording_deletions_account_deleted", "account_id", "deleted_at"),
-    )
+    __table_args__ = (Index("ix_recording_deletions_account_deleted", "account_id", "deleted_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
