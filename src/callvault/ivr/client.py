@@ -11,8 +11,8 @@ IVR trace stores.
 ``timeout_ms`` bounds the whole exchange, retries included. Retries (at most two,
 short backoff) happen only when connecting failed before any byte was sent —
 never after TLS started, a request was written or a response arrived. One
-:class:`IvrHttpClient` per object owns one connection pool (httpx, HTTP/1.1,
-no redirects, no proxies from the environment).
+:class:`IvrHttpClient` per object owns one keep-alive connection pool (aiohttp,
+HTTP/1.1, no redirects, no proxies from the environment, certifi's public CAs).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
+import certifi
 from pydantic import BaseModel, Field, field_validator
 
 from callvault.ivr.models import ErrorNo, IvrRequest, RequestError
@@ -63,7 +63,7 @@ class IvrClientSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if httpx.URL(value).scheme not in ("http", "https"):
+        if urlsplit(value).scheme.lower() not in ("http", "https"):
             raise ValueError("url must be http:// or https://")
         return value
 
@@ -84,16 +84,18 @@ class IvrClientSettings(BaseModel):
             raise ValueError("signing secrets must not be empty")
         return value
 
-    def ssl_verify(self) -> ssl.SSLContext | bool:
-        """What httpx verifies servers with: nothing, the custom CA, or the public CAs."""
+    def ssl_verify(self) -> ssl.SSLContext:
+        """What servers are verified with: nothing, the custom CA, or the public CAs."""
         if self.ignore_ssl_errors:
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-            return context
-        if self.ca_bundle is not None:
-            return ssl.create_default_context(cadata=self.ca_bundle)
-        return True
+        elif self.ca_bundle is not None:
+            context = ssl.create_default_context(cadata=self.ca_bundle)
+        else:
+            context = ssl.create_default_context(cafile=certifi.where())
+        context.set_alpn_protocols(["http/1.1"])
+        return context
 
 
 @dataclass
@@ -198,8 +200,28 @@ def tls_message(error: ssl.SSLError) -> str:
     return f"TLS error: {error}"
 
 
+def _tls_failure(exc: aiohttp.ClientError, https: bool) -> str | None:
+    """``ErrorMsg`` if ``exc`` is a TLS failure: an ssl error among its causes (aiohttp's own
+    subclass ssl's), or on HTTPS a reset from the connector, i.e. after TCP connected."""
+    for error in _causes(exc):
+        if isinstance(error, ssl.SSLError) and not isinstance(error, aiohttp.ClientError):
+            return tls_message(error)
+    cut = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else None
+    if not https or not isinstance(cut, ConnectionResetError | ConnectionAbortedError):
+        return None
+    return f"TLS error: handshake failed: {(cut.strerror or 'connection closed').lower()}"
+
+
 def _connection_reason(chain: Sequence[BaseException], host: str) -> str:
     for error in chain:
+        if isinstance(error, aiohttp.ServerDisconnectedError):
+            return "server disconnected without sending a response"
+        if isinstance(error, aiohttp.InvalidURL):
+            return f"invalid URL {error.url}"
+        if isinstance(error, aiohttp.ClientPayloadError):
+            return "peer closed connection without sending complete message body"
+        if isinstance(error, aiohttp.ClientResponseError):
+            return f"invalid HTTP response: {' '.join(str(error.message).split())}".rstrip(" ^:")
         if isinstance(error, socket.gaierror):
             return f"DNS lookup of {host} failed: {error.strerror or error}"
         if isinstance(error, ConnectionRefusedError):
@@ -234,28 +256,37 @@ class IvrHttpClient:
         self._clock = clock
         self._sleep = sleep
         self._backoff = tuple(backoff_s) or (0.0,)
-        self._http = httpx.AsyncClient(
-            verify=settings.ssl_verify(),
-            timeout=httpx.Timeout(settings.timeout_ms / 1000 + 1.0),
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": USER_AGENT},
-        )
+        self._ssl = settings.ssl_verify()
+        url = urlsplit(settings.url)
+        self._host, self._https = url.hostname or "", url.scheme.lower() == "https"
+        self._http: aiohttp.ClientSession | None = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        """The connection pool, made on first use (aiohttp needs the running loop)."""
+        if self._http is None:
+            connector = aiohttp.TCPConnector(
+                ssl=self._ssl, keepalive_timeout=5.0, resolver=aiohttp.ThreadedResolver()
+            )
+            self._http = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout_ms / 1000 + 1.0),
+                trust_env=False,
+                headers={"User-Agent": USER_AGENT},
+                cookie_jar=aiohttp.CookieJar(unsafe=True),
+            )
+        return self._http
 
     async def __aenter__(self) -> IvrHttpClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     def new_call(self) -> CallContext:
         """Channel state for a new call (fresh trace id, sequence from 1)."""
@@ -353,40 +384,32 @@ class IvrHttpClient:
     async def _attempt(self, exchange: _Exchange, attempt: int, progress: _Progress) -> None:
         headers = self._headers(exchange, attempt)
         progress.headers = headers
-        sent = False
-
-        async def trace(event: str, info: dict[str, Any]) -> None:
-            nonlocal sent  # bytes leave with the TLS handshake or the request headers
-            if event.endswith((".start_tls.started", ".send_request_headers.started")):
-                sent = True
-
-        url = self.settings.url
         try:
-            async with self._http.stream(
-                "POST", url, content=exchange.body, headers=headers, extensions={"trace": trace}
+            async with self._session().post(
+                self.settings.url, data=exchange.body, headers=headers, allow_redirects=False
             ) as response:
-                progress.status_code = response.status_code
-                progress.reason = response.reason_phrase
+                progress.status_code = response.status
+                progress.reason = response.reason or ""
                 progress.raw = b""
                 chunks = bytearray()
-                async for chunk in response.aiter_bytes():
+                async for chunk in response.content.iter_any():
                     chunks += chunk
                     progress.raw = bytes(chunks[: TRACE_TEXT_BYTES + 1])
                     if len(chunks) > MAX_RESPONSE_BYTES:
                         message = f"invalid response: body larger than {MAX_RESPONSE_BYTES} bytes"
+                        response.close()
                         raise _Failure(IvrError(ErrorNo.INVALID_RESPONSE, message, ""))
                 progress.raw = bytes(chunks)
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:  # aiohttp's own backstop; the deadline is send()'s
             raise _Failure(IvrError(ErrorNo.TIMEOUT, self._timeout_message())) from exc
-        except httpx.TransportError as exc:
-            chain = _causes(exc)
-            tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
+        except aiohttp.ClientError as exc:
+            tls = _tls_failure(exc, self._https)
             if tls is not None:
-                raise _Failure(IvrError(ErrorNo.TLS, tls_message(tls))) from exc
-            reason = _connection_reason(chain, httpx.URL(url).host)
-            retryable = isinstance(exc, httpx.ConnectError) and not sent
+                raise _Failure(IvrError(ErrorNo.TLS, tls)) from exc
+            reason = _connection_reason(_causes(exc), self._host)
             error = IvrError(ErrorNo.CONNECTION, f"connection error: {reason}")
-            raise _Failure(error, retryable=retryable) from exc
+            # DNS or TCP connect failed (TLS failures are handled above): nothing was sent yet
+            raise _Failure(error, retryable=isinstance(exc, aiohttp.ClientConnectorError)) from exc
 
     def _judge(self, progress: _Progress) -> ParsedResponse:
         status = progress.status_code
