@@ -8,8 +8,8 @@ A spool is an append-only file.  Its first line is a JSON header
 
 Kinds ``0`` and ``1`` are audio of one direction (0 = the caller, 1 = the
 other side) whose payload is 16-bit little-endian PCM at ``sample_rate``;
-``0xFF`` (pause), ``0xFE`` (resume) and ``0xFD`` (close, its offset is the
-recording's end) are markers without payload.  A spool without a close
+``0xFF`` (pause), ``0xFE`` (resume) and ``0xFD`` (close; a non-zero offset
+extends the recording past its last frame) are markers without payload.  A spool without a close
 marker was not closed cleanly: the process crashed or was killed.
 
 :class:`SpoolWriter` buffers records in memory and writes + fsyncs them at
@@ -26,6 +26,7 @@ import mmap
 import os
 import struct
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ VERSION = 1
 SPOOL_SUFFIX = ".spool"
 PAUSE, RESUME, CLOSE = 0xFF, 0xFE, 0xFD
 _RECORD = struct.Struct(">BIH")
-_MAX_PAYLOAD = 0xFFFE  # the largest even payload a 2-byte length can describe
+_pack = _RECORD.pack
+_MAX_PAYLOAD = 0xFFFE  # the largest even length in 2 bytes: 32767 samples per frame
 _MAX_OFFSET = 0xFFFFFFFF
 _MAX_HEADER = 4096
 
@@ -149,7 +151,7 @@ class SpoolWriter:
         self._buf = bytearray()
         self._buffered_since: float | None = None
         self._paused_at: int | None = None
-        self._end = 0
+        self._gated = False  # paused or closed: every write takes the slow path
         line = json.dumps({"magic": MAGIC, **asdict(self.header)}, separators=(",", ":"))
         if len(line) >= _MAX_HEADER:
             raise ValueError("spool header too long")
@@ -164,30 +166,17 @@ class SpoolWriter:
             self._fd = -1
             raise
 
-    @property
-    def end_offset(self) -> int:
-        """The end (in samples) of the latest frame written so far."""
-        return self._end
-
     def write(self, channel: int, offset_samples: int, pcm: bytes | bytearray | memoryview) -> None:
         """Buffer one frame of ``channel`` (0 caller, 1 other side) at ``offset_samples``."""
         n = len(pcm)
-        if (channel != 0 and channel != 1) or n & 1 or not 0 <= offset_samples <= _MAX_OFFSET:
-            raise ValueError(f"bad frame: channel {channel}, offset {offset_samples}, {n} bytes")
-        if self._fd < 0:
-            raise ValueError("spool writer is closed")
-        if n == 0 or (self._paused_at is not None and offset_samples >= self._paused_at):
+        if n & 1 or not 0 < n <= _MAX_PAYLOAD or channel not in (0, 1) or self._gated:
+            self._write_unusual(channel, offset_samples, pcm)
             return
-        if n > _MAX_PAYLOAD:
-            for start in range(0, n, _MAX_PAYLOAD):
-                self.write(channel, offset_samples + start // 2, pcm[start : start + _MAX_PAYLOAD])
-            return
-        buf = self._buf
-        buf += _RECORD.pack(channel, offset_samples, n)
-        buf += pcm
-        end = offset_samples + (n >> 1)
-        if end > self._end:
-            self._end = end
+        try:
+            self._buf += _pack(channel, offset_samples, n)
+        except struct.error:
+            raise ValueError(f"bad frame offset {offset_samples}") from None
+        self._buf += pcm
         now = self._clock()
         since = self._buffered_since
         if since is None:
@@ -195,16 +184,35 @@ class SpoolWriter:
         elif now - since >= self._max_age:
             self.flush()
 
+    def _write_unusual(
+        self, channel: int, offset_samples: int, pcm: bytes | bytearray | memoryview
+    ) -> None:
+        """The slow path of :meth:`write`: refusals, empty frames, frames while paused."""
+        n = len(pcm)
+        if (
+            channel not in (0, 1)
+            or n & 1
+            or n > _MAX_PAYLOAD
+            or not 0 <= offset_samples <= _MAX_OFFSET
+        ):
+            raise ValueError(f"bad frame: channel {channel}, offset {offset_samples}, {n} bytes")
+        if self._fd < 0:
+            raise ValueError("spool writer is closed")
+        if n and (self._paused_at is None or offset_samples < self._paused_at):
+            self._append(_pack(channel, offset_samples, n) + pcm)
+
     def pause(self, offset_samples: int) -> None:
         """Mark the start of a pause; nothing from here to :meth:`resume` is kept."""
+        self._marker(PAUSE, offset_samples)
         if self._paused_at is None:
             self._paused_at = offset_samples
-        self._marker(PAUSE, offset_samples)
+        self._gated = True
 
     def resume(self, offset_samples: int) -> None:
         """Mark the end of a pause."""
-        self._paused_at = None
         self._marker(RESUME, offset_samples)
+        self._paused_at = None
+        self._gated = self._fd < 0
 
     def tick(self) -> None:
         """Flush if the buffered data is older than the limit; call about once a second."""
@@ -228,12 +236,12 @@ class SpoolWriter:
             os.fsync(self._fd)
         self._buffered_since = None
 
-    def close(self, end_offset: int | None = None) -> None:
-        """Append the close marker (end = the later of ``end_offset`` and the last frame)."""
+    def close(self, end_offset: int = 0) -> None:
+        """Append the close marker; ``end_offset`` extends the recording past its last frame."""
         if self._fd < 0:
             return
-        end = max(self._end, end_offset or 0, self._paused_at or 0)
-        self._buf += _RECORD.pack(CLOSE, min(end, _MAX_OFFSET), 0)
+        self._gated = True
+        self._buf += _pack(CLOSE, min(max(end_offset, 0), _MAX_OFFSET), 0)
         try:
             self.flush()
         finally:
@@ -249,7 +257,10 @@ class SpoolWriter:
     def _marker(self, kind: int, offset_samples: int) -> None:
         if self._fd < 0 or not 0 <= offset_samples <= _MAX_OFFSET:
             raise ValueError(f"cannot mark offset {offset_samples} (bad, or writer closed)")
-        self._buf += _RECORD.pack(kind, offset_samples, 0)
+        self._append(_pack(kind, offset_samples, 0))
+
+    def _append(self, record: bytes) -> None:
+        self._buf += record
         if self._buffered_since is None:
             self._buffered_since = self._clock()
         self.tick()
@@ -298,7 +309,8 @@ def scan_spool(path: str | os.PathLike[str]) -> SpoolIndex:
             if newline < 0:
                 raise SpoolError(f"{path}: no header line")
             header = _parse_header(mm[:newline])
-            cols: tuple[list[list[int]], list[list[int]]] = ([[], [], []], [[], [], []])
+            # per direction: offsets, payload positions, lengths (compact: 8 bytes an entry)
+            cols = tuple(tuple(array("q") for _ in range(3)) for _ in range(2))
             pauses: list[PauseInterval] = []
             paused_at: int | None = None
             complete = False
@@ -332,18 +344,8 @@ def scan_spool(path: str | os.PathLike[str]) -> SpoolIndex:
                     break
     if paused_at is not None:
         pauses.append(PauseInterval(paused_at, None))
-    channels = tuple(
-        ChannelIndex(*(np.asarray(values, dtype=np.int64) for values in col)) for col in cols
-    )
-    return SpoolIndex(
-        header=header,
-        channels=(channels[0], channels[1]),
-        pauses=tuple(pauses),
-        complete=complete,
-        end_offset=end,
-        valid_bytes=pos,
-        size_bytes=size,
-    )
+    c0, c1 = (ChannelIndex(*(np.frombuffer(v, dtype=np.int64) for v in col)) for col in cols)
+    return SpoolIndex(header, (c0, c1), tuple(pauses), complete, end, pos, size)
 
 
 def read_spool(path: str | os.PathLike[str]) -> SpoolContents:
@@ -358,10 +360,5 @@ def read_spool(path: str | os.PathLike[str]) -> SpoolContents:
         ):
             frames[channel].append(Frame(offset, data[position : position + 2 * length]))
     return SpoolContents(
-        header=index.header,
-        frames=frames,
-        pauses=index.pauses,
-        complete=index.complete,
-        end_offset=index.end_offset,
-        truncated_bytes=index.truncated_bytes,
+        index.header, frames, index.pauses, index.complete, index.end_offset, index.truncated_bytes
     )
