@@ -68,6 +68,22 @@ class Settings(BaseSettings):
         description="Networks or hosts IVR API URLs may point at although private, loopback or "
         'link-local (SSRF guard), e.g. ["10.0.0.0/8"]; empty: public addresses only.',
     )
+    recording_storage: str = Field(
+        "local", description="Where finished recordings go: local (recordings_dir) or s3."
+    )
+    recordings_dir: Path | None = Field(
+        None, description="Local recording storage; default data_dir/recordings."
+    )
+    s3_endpoint: str | None = Field(None, description="S3 endpoint URL (AWS, SeaweedFS, MinIO).")
+    s3_bucket: str = Field("callvault-recordings", description="S3 bucket for recordings.")
+    s3_access_key: str = Field("", description="S3 access key id.")
+    s3_secret_key: str = Field("", description="S3 secret access key.")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    master_key: str | None = Field(
+        None,
+        description="Base64 of the 32-byte master key that wraps the accounts' recording keys; "
+        "default: generated once into data_dir/master.key (back it up!).",
+    )
     user_agent: str = Field("callvault", description="User-Agent / Server header value.")
     use_uvloop: bool = Field(True, description="Use uvloop when it is installed.")
     log_level: str = Field("INFO", description="Logging level.")
@@ -84,6 +100,13 @@ class Settings(BaseSettings):
         if self.rtp_port_max - self.rtp_port_min < 1:
             raise ValueError("rtp_port_max must be above rtp_port_min")
         return self
+
+    @field_validator("recording_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if value not in ("local", "s3"):
+            raise ValueError("recording_storage must be 'local' or 's3'")
+        return value
 
     @property
     def traces_dir(self) -> Path:

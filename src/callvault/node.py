@@ -11,6 +11,7 @@ from callvault.engine.auth import InboundAuth
 from callvault.engine.engine import Engine
 from callvault.engine.guard import SourceGuard
 from callvault.engine.registrar import Registrar
+from callvault.recording.manager import RecordingManager
 from callvault.routing.directory import Directory
 from callvault.routing.history import CallHistory
 from callvault.routing.router import DataRouter
@@ -26,6 +27,7 @@ class Node:
     engine: Engine
     registrar: Registrar
     guard: SourceGuard
+    recordings: RecordingManager
 
 
 def build_node(settings: Settings) -> Node:
@@ -59,6 +61,8 @@ def build_node(settings: Settings) -> Node:
         registrar=registrar,
         guard=guard,
     )
-    engine.router = DataRouter(engine, directory, registrar, fallback=demo_router(engine))
+    router = DataRouter(engine, directory, registrar, fallback=demo_router(engine))
+    engine.router = router
     engine.call_ended_hooks.append(CallHistory(db).record)
-    return Node(settings, db, engine, registrar, guard)
+    recordings = RecordingManager(engine, db, router.logic.prompts)
+    return Node(settings, db, engine, registrar, guard, recordings)

@@ -109,13 +109,17 @@ class Node:
         return int(self.process.returncode)
 
 
-def start_node(tmp: Path, **env_settings: str) -> Node:
-    """Start `callvault serve` on free ports and wait until it is ready."""
+def start_node(tmp: Path, *, data_dir: Path | None = None, **env_settings: str) -> Node:
+    """Start `callvault serve` on free ports and wait until it is ready.
+
+    ``data_dir`` reuses a directory (a restart after a crash); by default each
+    node gets a fresh one.
+    """
     sip_port, http_port = free_port(), free_port(socket.SOCK_STREAM)
     low, high = rtp_block()
-    data_dir = tmp / f"node-{sip_port}"
-    data_dir.mkdir(parents=True)
-    log_path = data_dir / "serve.log"
+    data_dir = data_dir or tmp / f"node-{sip_port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / f"serve-{sip_port}.log"
     env = dict(os.environ)
     env.update({f"CALLVAULT_{k.upper()}": v for k, v in env_settings.items()})
     command = [

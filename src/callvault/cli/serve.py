@@ -40,6 +40,7 @@ async def run_node(settings: Settings) -> int:
                 file=sys.stderr,
             )
     engine = node.engine
+    await node.recordings.start()
     try:
         sip = await engine.start()
     except OSError as exc:
@@ -84,6 +85,7 @@ async def run_node(settings: Settings) -> int:
     await stop.wait()
     log.info("shutting down: ending %d live calls", len(engine.calls))
     await engine.shutdown()
+    await node.recordings.stop()
     await node.db.close()
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):

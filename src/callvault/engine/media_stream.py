@@ -43,8 +43,8 @@ class AudioConsumer(Protocol):
 class MediaTap(Protocol):
     """Sees every audio payload a stream receives and sends (the call recorder)."""
 
-    def received(self, payload: bytes, codec: Codec) -> None:
-        """A payload arrived from the peer."""
+    def received(self, payload: bytes, codec: Codec, timestamp: int, ssrc: int) -> None:
+        """A payload arrived from the peer (with its RTP timestamp and SSRC)."""
 
     def sent(self, payload: bytes, codec: Codec) -> None:
         """A payload left for the peer (prompt, music, the bridged party, silence)."""
@@ -155,7 +155,7 @@ class MediaStream(asyncio.DatagramProtocol):
             return
         payload = packet.payload
         if self.tap is not None:
-            self.tap.received(payload, codec)
+            self.tap.received(payload, codec, packet.timestamp, packet.ssrc)
         if self.echo:
             self.send_payload(payload)
         for consumer in self.consumers:

@@ -23,6 +23,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,9 +66,16 @@ def _write_durably(path: Path, data: bytes) -> None:
 class Outbox:
     """A durable queue of files to put into a :class:`RecordingStorage` (one per directory)."""
 
-    def __init__(self, spool_dir: Path | str, storage: RecordingStorage) -> None:
+    def __init__(
+        self,
+        spool_dir: Path | str,
+        storage: RecordingStorage,
+        on_uploaded: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        """``on_uploaded(key)`` runs after each file reached the storage (e.g. mark it ready)."""
         self.dir = Path(spool_dir)
         self.storage = storage
+        self.on_uploaded = on_uploaded
         self.last_error: Exception | None = None
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
@@ -151,6 +159,11 @@ class Outbox:
         item.path.unlink(missing_ok=True)
         await asyncio.to_thread(_fsync_dir, self.dir)
         log.info("uploaded %s (%d bytes)", item.key, item.size)
+        if self.on_uploaded is not None:
+            try:
+                await self.on_uploaded(item.key)
+            except Exception:
+                log.exception("after uploading %s", item.key)
         return True
 
     async def drain_once(self) -> int:

@@ -93,6 +93,7 @@ class CallHistory:
             legs=[_leg_summary(leg) for leg in call.legs],
             tags=call.data.get("tags", {}),
             ivr_trace=call.data.get("ivr_trace", []),
+            recording=call.data.get("recording", {}),
         )
         try:
             async with self.db.session() as session:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -149,6 +150,8 @@ class CallRecord(Base):
     """Data the IVR app attached with ``Tag`` (e.g. its ticket id)."""
     ivr_trace: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     """Every IVR API exchange of the call: request, response, timing, error, fallback."""
+    recording: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """Whether the call was recorded, by which rule, and the rule checks that decided it."""
 
 
 class RecordingRuleRow(Base):
@@ -250,4 +253,22 @@ class NumberHold(Base):
     number: Mapped[str] = mapped_column(String(20))
     """E.164 digits without ``+``, like ``Number.e164``."""
     reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AccountKey(Base):
+    """An account's recording data key, wrapped by the operator's master key (AES-KW).
+
+    With ``public_key_pem`` set, recordings are sealed to the customer's RSA
+    key instead, so only the customer can decrypt them.
+    """
+
+    __tablename__ = "account_keys"
+    __table_args__ = (UniqueConstraint("account_id", name="uq_account_keys_account"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,273 @@
+"""Call recording end to end: rules, stereo capture, DTMF pause, crash recovery, S3 outage.
+
+Real parts only: SIPp callers, a real ``callvault serve`` (killed with
+SIGKILL in one test), SeaweedFS as the S3 store.  Recordings are decrypted
+with the node's own master key and checked against the audio that was
+actually sent: the caller's SIPp capture on the left channel, the prompt the
+caller heard on the right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import audioop
+import base64
+import hashlib
+import io
+import os
+import signal
+import time
+import wave
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soundfile  # type: ignore[import-untyped]
+from sqlalchemy import select
+
+from callvault.demo import sounds
+from callvault.media.wav import load_wav_8k
+from callvault.recording.crypto import DataKey, KeyRing, decrypt_file
+from callvault.recording.rule_store import add_rule
+from callvault.recording.rules import RecordingRule
+from callvault.recording.storage import LocalStorage, S3Storage
+from callvault.store.db import Database
+from callvault.store.models import AccountKey, CallRecord, Recording
+from callvault.store.repository import Accounts
+from tests.e2e.harness import (
+    Node,
+    best_correlation,
+    read_pcap_udp,
+    render_scenario,
+    run_sipp,
+    start_node,
+    start_sipp,
+)
+from tests.seaweed import SeaweedFS
+
+pytestmark = pytest.mark.e2e
+
+RECORDED = "221234530"  # a menu: greeting, then goodbye
+PAUSABLE = "221234531"  # a queue without agents: welcome, position, music
+NOT_RECORDED = "221234532"
+
+
+async def _provision(url: str) -> None:
+    db = Database(url)
+    await asyncio.to_thread(db.migrate)
+    async with db.session() as session:
+        accounts = Accounts(session)
+        account = await accounts.create(
+            "acme", "ACME", sip_domain="acme.test", plan={"addons": ["recording"]}
+        )
+        scope = accounts.scope(account)
+        await scope.create_object(
+            "ivr_menu", "menu", settings={"greeting": "greeting", "retries": 0, "timeout_s": 8}
+        )
+        await scope.create_object("queue", "waiting", settings={"max_wait_s": 60})
+        await scope.add_number(RECORDED, target_login="menu")
+        await scope.add_number(PAUSABLE, target_login="waiting")
+        await scope.add_number(NOT_RECORDED, target_login="menu")
+        await add_rule(scope, RecordingRule.model_validate({
+            "name": "sales-stereo", "priority": 10,
+            "conditions": {"directions": ["inbound"], "numbers": ["+48" + RECORDED]},
+            "decision": {"mode": "stereo", "format": "wav", "retention_days": 30},
+        }))  # fmt: skip
+        await add_rule(scope, RecordingRule.model_validate({
+            "name": "queue-pausable", "priority": 20,
+            "conditions": {"numbers": [PAUSABLE]},
+            "decision": {"mode": "stereo", "format": "opus", "allow_dtmf_pause": True},
+        }))  # fmt: skip
+        await session.commit()
+    await db.close()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'rec.db'}"
+    asyncio.run(_provision(url))
+    return url
+
+
+@pytest.fixture
+def node(tmp_path: Path, db_url: str) -> Iterator[Node]:
+    running = start_node(tmp_path, database_url=db_url)
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+async def _rows(url: str) -> tuple[list[Recording], list[CallRecord], list[AccountKey]]:
+    db = Database(url)
+    async with db.session() as session:
+        recordings = list(await session.scalars(select(Recording).order_by(Recording.started_at)))
+        calls = list(await session.scalars(select(CallRecord).order_by(CallRecord.started_at)))
+        keys = list(await session.scalars(select(AccountKey)))
+    await db.close()
+    return recordings, calls, keys
+
+
+def _wait_state(url: str, states: set[str], timeout: float = 60.0) -> Recording:
+    deadline = time.monotonic() + timeout
+    while True:
+        recordings, _, _ = asyncio.run(_rows(url))
+        if recordings and recordings[-1].state in states:
+            return recordings[-1]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"recording not {states}: {[r.state for r in recordings]}")
+        time.sleep(0.3)
+
+
+def _decrypted(url: str, data_dir: Path, sealed: bytes, tmp: Path) -> bytes:
+    """Decrypt with the node's master key and the account's wrapped data key."""
+    _, _, (key_row,) = asyncio.run(_rows(url))
+    master = base64.b64decode((data_dir / "master.key").read_text().strip())
+    key = DataKey(key_row.key_id, KeyRing(master).unwrap(key_row.wrapped_key))
+    (tmp / "sealed.bin").write_bytes(sealed)
+    decrypt_file(tmp / "sealed.bin", tmp / "clear.bin", key)
+    return (tmp / "clear.bin").read_bytes()
+
+
+def _stereo(wav_bytes: bytes) -> npt.NDArray[np.float64]:
+    with wave.open(io.BytesIO(wav_bytes)) as reader:
+        assert reader.getnchannels() == 2 and reader.getframerate() == 8000
+        frames = reader.readframes(reader.getnframes())
+    return np.frombuffer(frames, dtype="<i2").reshape(-1, 2).astype(np.float64) / 32768.0
+
+
+def _pcap_audio() -> npt.NDArray[np.float64]:
+    packets = read_pcap_udp(Path("/usr/share/sip-tester/g711a.pcap"))
+    alaw = b"".join(p[3][12:] for p in packets)
+    return np.frombuffer(audioop.alaw2lin(alaw, 2), dtype="<i2") / 32768.0
+
+
+def test_stereo_recording_carries_each_side_and_unmatched_calls_say_why(
+    node: Node, db_url: str, tmp_path: Path
+) -> None:
+    result = run_sipp("uac_caller_hangs_up.xml", node.uri_host, tmp=tmp_path, service=RECORDED)
+    assert result.returncode == 0, result.output + node.log()
+    other = render_scenario(tmp_path, "uac_caller_hangs_up.xml", "other")
+    result = run_sipp(str(other), node.uri_host, tmp=tmp_path, service=NOT_RECORDED)
+    assert result.returncode == 0, result.output + node.log()
+    node.wait_idle()
+    recording = _wait_state(db_url, {"ready", "failed"})
+    assert recording.state == "ready", recording.error
+    recordings, calls, _ = asyncio.run(_rows(db_url))
+    assert len(recordings) == 1, "only the number the rule names is recorded"
+    assert recording.rule_name == "sales-stereo" and recording.encrypted
+    assert recording.mode == "stereo" and recording.call_id == calls[0].id
+    assert 2500 <= recording.duration_ms <= 4500
+    assert len(recording.peaks) == 2
+    sealed = asyncio.run(LocalStorage(node.data_dir / "recordings").read_range(
+        str(recording.storage_key), 0, recording.size_bytes * 2 + 1_000_000))  # fmt: skip
+    audio = _stereo(_decrypted(db_url, node.data_dir, sealed, tmp_path))
+    # 1.5 s from the middle of what each side sent: wholly inside the 3 s recording
+    caller_sent = _pcap_audio()[4000:16000]
+    greeting = np.frombuffer(load_wav_8k(sounds.path("greeting")), dtype="<i2") / 32768.0
+    left_caller, _ = best_correlation(audio[:, 0], caller_sent)
+    right_greeting, _ = best_correlation(audio[:, 1], greeting[4000:16000])
+    left_greeting, _ = best_correlation(audio[:, 0], greeting[4000:16000])
+    assert left_caller > 0.8, f"caller's audio on the left channel: {left_caller:.2f}"
+    assert right_greeting > 0.8, f"what the caller heard on the right: {right_greeting:.2f}"
+    assert left_greeting < 0.3, f"the channels are separate: {left_greeting:.2f}"
+    assert calls[0].recording["recorded"] is True
+    assert calls[1].recording["recorded"] is False
+    reasons = " ".join(" ".join(c["reasons"]) for c in calls[1].recording["explanation"])
+    assert "48221234532" in reasons and "not in" in reasons
+
+
+def _longest_zero_run(channel: npt.NDArray[np.float64]) -> tuple[int, int]:
+    zero = np.concatenate(([False], channel == 0.0, [False]))
+    edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2]
+    longest = int(np.argmax(ends - starts))
+    return int(starts[longest]), int(ends[longest] - starts[longest])
+
+
+def test_dtmf_pause_writes_silence_of_the_paused_length(
+    node: Node, db_url: str, tmp_path: Path
+) -> None:
+    result = run_sipp("uac_pause_resume.xml", node.uri_host, tmp=tmp_path, service=PAUSABLE)
+    assert result.returncode == 0, result.output + node.log()
+    node.wait_idle()
+    recording = _wait_state(db_url, {"ready", "failed"})
+    assert recording.state == "ready", recording.error
+    assert recording.format == "opus"
+    trace = [e for e in node.traces()[-1] if e.get("kind") == "recording"]
+    commands = [(e["event"], e["t"]) for e in trace if e["event"] in ("pause", "resume")]
+    assert [c for c, _ in commands] == ["pause", "resume"]
+    paused_s = float(str(commands[1][1])) - float(str(commands[0][1]))
+    assert 2.0 < paused_s < 3.5
+    sealed = asyncio.run(LocalStorage(node.data_dir / "recordings").read_range(
+        str(recording.storage_key), 0, 50_000_000))  # fmt: skip
+    data, rate = soundfile.read(io.BytesIO(_decrypted(db_url, node.data_dir, sealed, tmp_path)))
+    heard = np.asarray(data)[:, 1]
+    quiet = np.abs(heard) < 0.002  # Opus does not keep exact zeros
+    _, run = _longest_zero_run(np.where(quiet, 0.0, 1.0))
+    assert abs(run / rate - paused_s) < 0.3, f"silence {run / rate:.2f} s vs pause {paused_s:.2f} s"
+    assert recording.duration_ms / 1000 > paused_s + 2
+
+
+def test_kill_9_mid_call_leaves_a_partial_recording_at_most_1_s_short(
+    tmp_path: Path, db_url: str
+) -> None:
+    data_dir = tmp_path / "node-data"
+    node = start_node(tmp_path, data_dir=data_dir, database_url=db_url)
+    talk = render_scenario(tmp_path, "uac_caller_hangs_up.xml", "long-call")
+    talk.write_text(talk.read_text().replace('<pause milliseconds="3000"/>',
+                                             '<pause milliseconds="20000"/>'))  # fmt: skip
+    caller = start_sipp(str(talk), node.uri_host, tmp=tmp_path, service=RECORDED, timeout_s=40)
+    try:
+        deadline = time.monotonic() + 10
+        while "recording r-" not in node.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(4.0)
+        os.kill(node.process.pid, signal.SIGKILL)
+        killed_at = time.time()
+        node.process.wait()
+    finally:
+        caller.kill()
+        caller.wait()
+    line = next(x for x in node.log().splitlines() if "recording r-" in x)
+    started = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    restarted = start_node(tmp_path, data_dir=data_dir, database_url=db_url)
+    try:
+        recording = _wait_state(db_url, {"partial", "failed"})
+    finally:
+        assert restarted.stop() == 0, restarted.log()
+    assert recording.state == "partial", recording.error
+    captured = killed_at - started
+    assert captured - 1.0 <= recording.duration_ms / 1000 <= captured + 0.5
+    _, calls, _ = asyncio.run(_rows(db_url))
+    assert calls and calls[0].ended_at is not None, "the call record is closed"
+
+
+def test_s3_outage_keeps_the_recording_and_uploads_it_later(tmp_path: Path, db_url: str) -> None:
+    seaweed = SeaweedFS(tmp_path / "seaweed")  # its ports are chosen now, the server starts later
+    node = start_node(
+        tmp_path, database_url=db_url, recording_storage="s3",
+        s3_endpoint=seaweed.endpoint_url, s3_access_key=seaweed.access_key,
+        s3_secret_key=seaweed.secret_key,
+    )  # fmt: skip
+    try:
+        result = run_sipp("uac_caller_hangs_up.xml", node.uri_host, tmp=tmp_path, service=RECORDED)
+        assert result.returncode == 0, result.output + node.log()
+        node.wait_idle()
+        waiting = _wait_state(db_url, {"processing"})
+        time.sleep(1.0)
+        waiting = asyncio.run(_rows(db_url))[0][-1]
+        assert waiting.state == "processing" and "storage" in str(waiting.error)
+        assert list((node.data_dir / "outbox").glob("*.data")), "kept in the outbox"
+        seaweed.start()
+        recording = _wait_state(db_url, {"ready"}, timeout=90)
+        storage = S3Storage(seaweed.endpoint_url, "callvault-recordings", seaweed.access_key,
+                            seaweed.secret_key)  # fmt: skip
+        sealed = asyncio.run(storage.read_range(str(recording.storage_key), 0, 50_000_000))
+        clear = _decrypted(db_url, node.data_dir, sealed, tmp_path)
+        assert hashlib.sha256(clear).hexdigest() == recording.sha256
+        assert not list((node.data_dir / "outbox").glob("*.data"))
+    finally:
+        assert node.stop() == 0, node.log()
+        seaweed.stop()
