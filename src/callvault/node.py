@@ -65,4 +65,5 @@ def build_node(settings: Settings) -> Node:
     engine.router = router
     engine.call_ended_hooks.append(CallHistory(db).record)
     recordings = RecordingManager(engine, db, router.logic.prompts)
+    router.logic.before_bridge.append(recordings.announce_to_party)
     return Node(settings, db, engine, registrar, guard, recordings)

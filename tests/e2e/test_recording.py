@@ -14,9 +14,11 @@ import audioop
 import base64
 import hashlib
 import io
+import json
 import os
 import signal
 import time
+import urllib.request
 import wave
 from collections.abc import Iterator
 from datetime import datetime
@@ -40,6 +42,7 @@ from callvault.store.repository import Accounts
 from tests.e2e.harness import (
     Node,
     best_correlation,
+    free_port,
     read_pcap_udp,
     render_scenario,
     run_sipp,
@@ -53,6 +56,7 @@ pytestmark = pytest.mark.e2e
 RECORDED = "221234530"  # a menu: greeting, then goodbye
 PAUSABLE = "221234531"  # a queue without agents: welcome, position, music
 NOT_RECORDED = "221234532"
+HOTLINE = "221234533"  # a queue with one agent, recorded with an announcement
 
 
 async def _provision(url: str) -> None:
@@ -71,6 +75,15 @@ async def _provision(url: str) -> None:
         await scope.add_number(RECORDED, target_login="menu")
         await scope.add_number(PAUSABLE, target_login="waiting")
         await scope.add_number(NOT_RECORDED, target_login="menu")
+        await scope.create_object("sip_account", "agent1", settings={"password": "s3cret"})
+        await scope.create_object(
+            "queue", "support", settings={"members": ["agent1"], "welcome_prompt": None}
+        )
+        await scope.add_number(HOTLINE, target_login="support")
+        await add_rule(scope, RecordingRule.model_validate({
+            "name": "hotline", "priority": 30, "conditions": {"numbers": [HOTLINE]},
+            "decision": {"mode": "mixed", "format": "mp3", "announcement": "connecting"},
+        }))  # fmt: skip
         await add_rule(scope, RecordingRule.model_validate({
             "name": "sales-stereo", "priority": 10,
             "conditions": {"directions": ["inbound"], "numbers": ["+48" + RECORDED]},
@@ -271,3 +284,63 @@ def test_s3_outage_keeps_the_recording_and_uploads_it_later(tmp_path: Path, db_u
     finally:
         assert node.stop() == 0, node.log()
         seaweed.stop()
+
+
+def _post(node: Node, path: str, body: dict[str, str]) -> dict[str, object]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{node.http_port}{path}", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer: dict[str, object] = json.load(response)
+        return answer
+
+
+def test_queue_hop_keeps_one_recording_announced_to_both_parties_paused_by_api(
+    node: Node, db_url: str, tmp_path: Path
+) -> None:
+    agent_port = free_port()
+    agent = render_scenario(tmp_path, "uas_agent.xml", "agent1", RING_MS=1500)
+    phone = start_sipp(str(agent), "", tmp=tmp_path, port=agent_port, calls=5, timeout_s=60)
+    inf = tmp_path / "agent1.csv"
+    inf.write_text(f"SEQUENTIAL\nagent1;acme.test;{agent_port};\n")
+    register = render_scenario(tmp_path, "uac_register.xml", "register-agent1")
+    register.write_text(register.read_text().replace("username=jan", "username=agent1"))
+    assert run_sipp(str(register), node.uri_host, tmp=tmp_path, inf=inf).returncode == 0
+    talk = render_scenario(tmp_path, "uac_caller_hangs_up.xml", "hotline-call")
+    talk.write_text(talk.read_text().replace('<pause milliseconds="3000"/>',
+                                             '<pause milliseconds="9000"/>'))  # fmt: skip
+    caller = start_sipp(str(talk), node.uri_host, tmp=tmp_path, service=HOTLINE, timeout_s=40)
+    try:
+        deadline = time.monotonic() + 15
+        while "recording r-" not in node.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3.0)  # the agent rings 1.5 s, hears the announcement, talks
+        (live,) = node.live_calls()
+        call_id = str(live["call_id"])
+        assert _post(node, f"/api/v1/calls/{call_id}/recording", {"command": "pause"})["ok"]
+        time.sleep(1.0)
+        assert _post(node, f"/api/v1/calls/{call_id}/recording", {"command": "resume"})["ok"]
+        assert caller.wait(timeout=30) == 0
+    finally:
+        phone.kill()
+        phone.wait()
+        if caller.poll() is None:
+            caller.kill()
+    node.wait_idle()
+    recording = _wait_state(db_url, {"ready", "failed"})
+    assert recording.state == "ready", recording.error
+    recordings, calls, _ = asyncio.run(_rows(db_url))
+    assert [r.call_id for r in recordings] == [calls[-1].id], "one recording for the call"
+    assert calls[-1].objects == [
+        {"kind": "queue", "login": "support"},
+        {"kind": "sip_account", "login": "agent1"},
+    ]
+    assert recording.consent["announced"] is True and recording.consent["prompt"] == "connecting"
+    (party,) = recording.consent["parties"]
+    assert "agent1" in str(party["party"])
+    assert recording.format == "mp3"
+    call_s = (calls[-1].ended_at - calls[-1].answered_at).total_seconds()  # type: ignore[operator]
+    assert abs(recording.duration_ms / 1000 - call_s) < 1.5, "the whole call, queue wait included"
+    events = [e["event"] for e in node.traces()[-1] if e.get("kind") == "recording"]
+    assert events.count("pause") == 1 and events.count("resume") == 1

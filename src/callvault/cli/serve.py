@@ -51,7 +51,7 @@ async def run_node(settings: Settings) -> int:
         )
         return 2
     config = uvicorn.Config(
-        create_app(engine, node.db),
+        create_app(engine, node.db, node.recordings),
         host=settings.http_host,
         port=settings.http_port,
         log_level="warning",

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from callvault.config import Settings
 from callvault.engine.call import Call
@@ -67,6 +67,7 @@ class ActiveRecording:
     started_at: datetime
     stopped: bool = False
     commands: list[dict[str, Any]] = field(default_factory=list)
+    consent: dict[str, Any] = field(default_factory=dict)
 
 
 def load_master_key(settings: Settings) -> bytes:
@@ -174,6 +175,11 @@ class RecordingManager:
         async with self.db.session() as session:
             account = await session.get(Account, account_id)
             rules = await load_rules(session, account_id)
+            used = await session.scalar(
+                select(func.coalesce(func.sum(Recording.size_bytes), 0)).where(
+                    Recording.account_id == account_id
+                )
+            )
         timezone = account.timezone if account else "Europe/Warsaw"
         facts = CallFacts(
             call_id=call.id,
@@ -185,10 +191,16 @@ class RecordingManager:
             started_at=datetime.fromtimestamp(call.started_at, UTC),
         )
         result = decide(facts, rules, timezone=timezone)
-        addons = (account.plan or {}).get("addons", []) if account else []
-        if result.record and "recording" not in addons:
-            note = result.explanation[-1].reasons if result.explanation else []
-            note.append("the account's plan has no recording add-on: not recorded")
+        plan = (account.plan or {}) if account else {}
+        quota_mb = plan.get("quotas", {}).get("recording_storage_mb")
+        refusal = None
+        if "recording" not in plan.get("addons", []):
+            refusal = "the account's plan has no recording add-on: not recorded"
+        elif quota_mb is not None and int(used or 0) >= quota_mb * 1024 * 1024:
+            refusal = f"recording storage quota of {quota_mb} MB is used up: not recorded"
+        if result.record and refusal is not None:
+            if result.explanation:
+                result.explanation[-1].reasons.append(refusal)
             return RecordingDecision(record=False, rule=result.rule, decision=result.decision,
                                      explanation=result.explanation)  # fmt: skip
         return result
@@ -216,7 +228,8 @@ class RecordingManager:
         writer = SpoolWriter(spool, call_id=call.id, recording_id=recording_id,
                              started_at=now.timestamp())  # fmt: skip
         capture = CallCapture(writer)
-        active = ActiveRecording(recording_id, account_id, rule, capture, spool, now)
+        active = ActiveRecording(recording_id, account_id, rule, capture, spool, now,
+                                 consent=consent)  # fmt: skip
         self.active[call.id] = active
         async with self.db.session() as session:
             session.add(Recording(
@@ -238,6 +251,19 @@ class RecordingManager:
         call.trace.add("recording", "started", recording_id=recording_id, mode=rule.mode)
         call.log.info("recording %s (%s %s, rule %s)", recording_id, rule.mode, rule.format,
                       result.rule)  # fmt: skip
+
+    async def announce_to_party(self, call: Call, leg: Leg) -> None:
+        """Before a new party joins a recorded call, it hears the announcement too."""
+        active = self.active.get(call.id)
+        if active is None or not active.decision.announcement:
+            return
+        prompt = active.decision.announcement
+        with contextlib.suppress(KeyError):
+            completed = await self.prompts.play(leg, active.account_id, [prompt], barge_in=True)
+            active.consent.setdefault("parties", []).append(
+                {"party": leg.remote_party, "at": datetime.now(UTC).isoformat(),
+                 "interrupted": not completed}
+            )  # fmt: skip
 
     # -- control ----------------------------------------------------------------
     async def control(self, call: Call, command: str) -> None:
@@ -279,6 +305,8 @@ class RecordingManager:
         out = self.work_dir / f"{active.id}.{rule.format}"
         state = "partial" if partial else "ready"
         values: dict[str, Any] = {"ended_at": datetime.now(UTC), "tags": tags}
+        if active.consent:
+            values["consent"] = active.consent
         try:
             audio = await asyncio.to_thread(finish, active.spool, out, mode=rule.mode,
                                             fmt=rule.format)  # fmt: skip

@@ -74,6 +74,8 @@ class CallLogic:
         self.prompts = prompts
         self.presence = Presence()
         self.handlers: dict[str, ObjectHandler] = {"sip_account": self.ring_sip_account}
+        self.before_bridge: list[Callable[[Call, Leg], Awaitable[None]]] = []
+        """Run before a new party is bridged to the caller (e.g. the recording announcement)."""
 
     async def run(self, call: Call, destination: Destination) -> None:
         """Hand the call to ``destination``'s logic (noting the hop)."""
@@ -147,6 +149,8 @@ class CallLogic:
         self.presence.last_answered[key] = time.time()
         call.data.setdefault("answered_by", login)
         try:
+            for hook in self.before_bridge:
+                await hook(call, leg)
             return await Bridge(call.caller, leg).run()
         finally:
             self.presence.busy.discard(key)

@@ -7,18 +7,28 @@ reads the engine's state directly without locks.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
 
 from callvault import __version__
 from callvault.engine.engine import Engine
+from callvault.recording.manager import RecordingManager
 from callvault.store.db import Database
 from callvault.store.models import CallRecord
 
 
-def create_app(engine: Engine, db: Database | None = None) -> FastAPI:
-    """Build the ASGI app over a running engine (and the node's database)."""
+class RecordingCommand(BaseModel):
+    """Start, stop, pause or resume a live call's recording."""
+
+    command: Literal["start", "stop", "pause", "resume"]
+
+
+def create_app(
+    engine: Engine, db: Database | None = None, recordings: RecordingManager | None = None
+) -> FastAPI:
+    """Build the ASGI app over a running engine (and the node's database and recorder)."""
     app = FastAPI(
         title="callvault",
         version=__version__,
@@ -60,6 +70,17 @@ def create_app(engine: Engine, db: Database | None = None) -> FastAPI:
         import json
 
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    @app.post("/api/v1/calls/{call_id}/recording")
+    async def control_recording(call_id: str, body: RecordingCommand) -> dict[str, Any]:
+        """Pause (silence is written), resume, stop or start a live call's recording."""
+        call = engine.calls.get(call_id)
+        if call is None:
+            raise HTTPException(404, f"no live call {call_id}")
+        if recordings is None or call_id not in recordings.active:
+            raise HTTPException(409, f"call {call_id} is not being recorded")
+        await recordings.control(call, body.command)
+        return {"call_id": call_id, "command": body.command, "ok": True}
 
     @app.get("/api/v1/calls/{call_id}/ivr-trace")
     async def ivr_trace(call_id: str) -> dict[str, Any]:
