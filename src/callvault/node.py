@@ -16,6 +16,7 @@ from callvault.routing.directory import Directory
 from callvault.routing.history import CallHistory
 from callvault.routing.router import DataRouter
 from callvault.store.db import Database
+from callvault.webhooks import WebhookSender
 
 
 @dataclass
@@ -64,6 +65,7 @@ def build_node(settings: Settings) -> Node:
     router = DataRouter(engine, directory, registrar, fallback=demo_router(engine))
     engine.router = router
     engine.call_ended_hooks.append(CallHistory(db).record)
-    recordings = RecordingManager(engine, db, router.logic.prompts)
+    webhooks = WebhookSender(db, allow_networks=settings.ivr_allow_networks)
+    recordings = RecordingManager(engine, db, router.logic.prompts, webhooks)
     router.logic.before_bridge.append(recordings.announce_to_party)
     return Node(settings, db, engine, registrar, guard, recordings)

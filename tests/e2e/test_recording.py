@@ -31,13 +31,14 @@ import soundfile  # type: ignore[import-untyped]
 from sqlalchemy import select
 
 from callvault.demo import sounds
+from callvault.ivr.signing import verify
 from callvault.media.wav import load_wav_8k
 from callvault.recording.crypto import DataKey, KeyRing, decrypt_file
 from callvault.recording.rule_store import add_rule
 from callvault.recording.rules import RecordingRule
 from callvault.recording.storage import LocalStorage, S3Storage
 from callvault.store.db import Database
-from callvault.store.models import AccountKey, CallRecord, Recording
+from callvault.store.models import AccountKey, CallRecord, Recording, Webhook
 from callvault.store.repository import Accounts
 from tests.e2e.harness import (
     Node,
@@ -49,6 +50,7 @@ from tests.e2e.harness import (
     start_node,
     start_sipp,
 )
+from tests.e2e.ivr_app import serve_ivr_app
 from tests.seaweed import SeaweedFS
 
 pytestmark = pytest.mark.e2e
@@ -107,7 +109,7 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def node(tmp_path: Path, db_url: str) -> Iterator[Node]:
-    running = start_node(tmp_path, database_url=db_url)
+    running = start_node(tmp_path, database_url=db_url, ivr_allow_networks='["127.0.0.0/8"]')
     yield running
     assert running.stop() == 0, running.log()
 
@@ -156,9 +158,33 @@ def _pcap_audio() -> npt.NDArray[np.float64]:
     return np.frombuffer(audioop.alaw2lin(alaw, 2), dtype="<i2") / 32768.0
 
 
+async def _subscribe(url: str, hook_url: str) -> None:
+    db = Database(url)
+    async with db.session() as session:
+        session.add(Webhook(account_id=1, url=hook_url, secret="whsec-1",
+                            events=["recording.ready"]))  # fmt: skip
+        await session.commit()
+    await db.close()
+
+
 def test_stereo_recording_carries_each_side_and_unmatched_calls_say_why(
     node: Node, db_url: str, tmp_path: Path
 ) -> None:
+    with serve_ivr_app(lambda _body: {}) as hooks:
+        asyncio.run(_subscribe(db_url, hooks.url))
+        _stereo_calls(node, db_url, tmp_path)
+        deadline = time.monotonic() + 10
+        while not hooks.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+    (delivery,) = hooks.received
+    assert delivery.headers["x-event"] == "recording.ready"
+    assert verify(delivery.headers["x-signature"], delivery.raw, ["whsec-1"], int(time.time()))
+    recordings, _, _ = asyncio.run(_rows(db_url))
+    assert delivery.body["data"]["recording_id"] == recordings[0].id
+    assert delivery.body["data"]["sha256"] == recordings[0].sha256
+
+
+def _stereo_calls(node: Node, db_url: str, tmp_path: Path) -> None:
     result = run_sipp("uac_caller_hangs_up.xml", node.uri_host, tmp=tmp_path, service=RECORDED)
     assert result.returncode == 0, result.output + node.log()
     other = render_scenario(tmp_path, "uac_caller_hangs_up.xml", "other")

@@ -49,6 +49,7 @@ from callvault.routing.prompts import AccountPrompts
 from callvault.store.db import Database
 from callvault.store.models import Account, AccountKey, CallRecord, Recording
 from callvault.store.numbers import InvalidNumberError, normalize
+from callvault.webhooks import WebhookSender
 
 log = logging.getLogger("callvault.recording")
 
@@ -68,6 +69,7 @@ class ActiveRecording:
     stopped: bool = False
     commands: list[dict[str, Any]] = field(default_factory=list)
     consent: dict[str, Any] = field(default_factory=dict)
+    call_id: str = ""
 
 
 def load_master_key(settings: Settings) -> bytes:
@@ -102,11 +104,18 @@ def build_storage(settings: Settings) -> tuple[str, RecordingStorage]:
 class RecordingManager:
     """Records calls per the accounts' rules; one per node."""
 
-    def __init__(self, engine: Engine, db: Database, prompts: AccountPrompts) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        db: Database,
+        prompts: AccountPrompts,
+        webhooks: WebhookSender | None = None,
+    ) -> None:
         settings = engine.settings
         self.engine = engine
         self.db = db
         self.prompts = prompts
+        self.webhooks = webhooks
         self.spool_dir = settings.data_dir / "spool"
         self.work_dir = settings.data_dir / "finishing"
         self.backend, storage = build_storage(settings)
@@ -229,7 +238,7 @@ class RecordingManager:
                              started_at=now.timestamp())  # fmt: skip
         capture = CallCapture(writer)
         active = ActiveRecording(recording_id, account_id, rule, capture, spool, now,
-                                 consent=consent)  # fmt: skip
+                                 consent=consent, call_id=call.id)  # fmt: skip
         self.active[call.id] = active
         async with self.db.session() as session:
             session.add(Recording(
@@ -332,12 +341,10 @@ class RecordingManager:
             expires_at=active.started_at + timedelta(days=rule.retention_days),
         )  # fmt: skip
         await self._update(active.id, state="processing", **values)
+        self._pending_state[storage_key] = state  # the outbox's callback marks it
         stored = await self.outbox.submit(storage_key, sealed)
-        if stored:
-            await self._update(active.id, state=state)
-        else:
+        if not stored:
             await self._update(active.id, error="waiting for the storage to come back")
-            self._pending_state[storage_key] = state
         active.spool.unlink(missing_ok=True)
         where = "stored" if stored else "queued for upload"
         log.info("recording %s %s (%d ms, %d bytes)", active.id, where, audio.duration_ms,
@@ -353,6 +360,7 @@ class RecordingManager:
                 row.state = self._pending_state.pop(storage_key, "ready")
                 row.error = None
                 await session.commit()
+                await self._announce(row)
 
     async def _update(self, recording_id: str, **values: Any) -> None:
         async with self.db.session() as session:
@@ -362,6 +370,22 @@ class RecordingManager:
             for name, value in values.items():
                 setattr(row, name, value)
             await session.commit()
+            if "state" in values:
+                await self._announce(row)
+
+    async def _announce(self, row: Recording) -> None:
+        """``recording.ready`` / ``recording.failed`` webhooks for final states."""
+        event = {"ready": "recording.ready", "partial": "recording.ready",
+                 "failed": "recording.failed",
+                 "expected-but-missing": "recording.failed"}.get(row.state)  # fmt: skip
+        if event is None or self.webhooks is None:
+            return
+        await self.webhooks.emit(row.account_id, event, {
+            "recording_id": row.id, "call_id": row.call_id, "state": row.state,
+            "format": row.format, "mode": row.mode, "duration_ms": row.duration_ms,
+            "size_bytes": row.size_bytes, "sha256": row.sha256, "tags": row.tags,
+            "rule": row.rule_name, "error": row.error,
+        })  # fmt: skip
 
     async def _data_key(self, account_id: int) -> DataKey | RecipientKey:
         """The account's key: its public key if it gave one, else its wrapped data key."""
@@ -403,7 +427,8 @@ class RecordingManager:
             log.warning("recovering recording %s of call %s: %.1f s captured before the stop",
                         found.recording_id, found.call_id, found.seconds)  # fmt: skip
             active = ActiveRecording(found.recording_id, account_id, rule, None, found.path,
-                                     started.replace(tzinfo=started.tzinfo or UTC))  # fmt: skip
+                                     started.replace(tzinfo=started.tzinfo or UTC),
+                                     call_id=found.call_id)  # fmt: skip
             await self._finish(active, partial=True, tags={})
 
 

@@ -1,0 +1,114 @@
+"""Signed webhooks: call and recording events POSTed to the accounts' URLs.
+
+Each delivery is ``{"id", "event", "created_at", "account", "data"}`` as
+JSON with the IVR API's signature scheme (``X-Signature: t=…,v1=…``, HMAC-
+SHA256 over ``"<t>." + body``, :mod:`callvault.ivr.signing`) plus
+``X-Event`` and ``X-Delivery-Id`` (the same across retries, so receivers can
+de-duplicate).  Deliveries run in the background; a failure (connection
+error or a non-2xx answer) is retried with backoff (1 s, 5 s, 30 s) and then
+given up and logged -- never blocking a call.  The SSRF guard of the IVR API
+applies (operator allow-list).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+
+from callvault.ivr.signing import sign
+from callvault.ivr.ssrf import UrlNotAllowed, check_url
+from callvault.store.db import Database
+from callvault.store.models import Webhook
+
+log = logging.getLogger("callvault.webhooks")
+
+RETRY_DELAYS_S: tuple[float, ...] = (1.0, 5.0, 30.0)
+TIMEOUT_S = 10.0
+
+
+class WebhookSender:
+    """Delivers events to every enabled webhook of the account that subscribed to them."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        allow_networks: Sequence[str] = (),
+        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+    ) -> None:
+        self.db = db
+        self.allow_networks = list(allow_networks)
+        self.retry_delays_s = tuple(retry_delays_s)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+        self.failed = 0
+
+    async def emit(self, account_id: int, event: str, data: dict[str, Any]) -> None:
+        """Queue ``event`` for the account's subscribers (returns at once)."""
+        async with self.db.session() as session:
+            hooks = list(
+                await session.scalars(
+                    select(Webhook).where(Webhook.account_id == account_id, Webhook.enabled)
+                )
+            )
+        for hook in hooks:
+            if hook.events and event not in hook.events:
+                continue
+            body = json.dumps(
+                {"id": str(uuid.uuid4()), "event": event, "account": account_id,
+                 "created_at": datetime.now(UTC).isoformat(), "data": data},
+                separators=(",", ":"), default=str,
+            ).encode()  # fmt: skip
+            task = asyncio.get_running_loop().create_task(
+                self._deliver(hook.url, hook.secret, event, body)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, url: str, secret: str, event: str, body: bytes) -> None:
+        delivery_id = json.loads(body)["id"]
+        try:
+            await check_url(url, self.allow_networks)
+        except UrlNotAllowed as exc:
+            log.warning("webhook %s to %s refused: %s", event, url, exc.reason)
+            self.failed += 1
+            return
+        timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
+            for attempt, delay in enumerate((0.0, *self.retry_delays_s), start=1):
+                if delay:
+                    await asyncio.sleep(delay)
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Event": event,
+                    "X-Delivery-Id": delivery_id,
+                    "X-Attempt": str(attempt),
+                    "X-Signature": sign(body, [secret], int(time.time())),
+                }
+                try:
+                    async with session.post(url, data=body, headers=headers,
+                                            allow_redirects=False) as response:  # fmt: skip
+                        if 200 <= response.status < 300:
+                            self.delivered += 1
+                            return
+                        problem = f"HTTP {response.status}"
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    problem = str(exc) or type(exc).__name__
+                log.info("webhook %s to %s attempt %d: %s", event, url, attempt, problem)
+        self.failed += 1
+        log.warning("webhook %s to %s given up after %d attempts", event, url,
+                    len(self.retry_delays_s) + 1)  # fmt: skip
+
+    async def drain(self) -> None:
+        """Wait for deliveries in flight (shutdown, tests)."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
