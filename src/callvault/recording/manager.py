@@ -39,6 +39,7 @@ from callvault.engine.trace import new_call_id
 from callvault.recording.capture import CallCapture, DtmfCodes
 from callvault.recording.crypto import DataKey, KeyRing, RecipientKey, encrypt_file
 from callvault.recording.finish import EmptyRecordingError, finish
+from callvault.recording.lifecycle import retention_loop
 from callvault.recording.outbox import Outbox
 from callvault.recording.recover import recover_spools
 from callvault.recording.rule_store import load_rules
@@ -70,6 +71,8 @@ class ActiveRecording:
     commands: list[dict[str, Any]] = field(default_factory=list)
     consent: dict[str, Any] = field(default_factory=dict)
     call_id: str = ""
+    flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while a worker thread writes the spool, so closing waits for it."""
 
 
 def load_master_key(settings: Settings) -> bytes:
@@ -119,6 +122,7 @@ class RecordingManager:
         self.spool_dir = settings.data_dir / "spool"
         self.work_dir = settings.data_dir / "finishing"
         self.backend, storage = build_storage(settings)
+        self.storage = storage
         self.outbox = Outbox(settings.data_dir / "outbox", storage, on_uploaded=self._uploaded)
         self.keyring = KeyRing(load_master_key(settings))
         self.active: dict[str, ActiveRecording] = {}
@@ -136,11 +140,12 @@ class RecordingManager:
         await self.recover()
         self._spawn(self._tick())
         self._spawn(self.outbox.run())
+        self._spawn(retention_loop(self.db, self.storage))
 
     async def stop(self) -> None:
         """Stop background work (finishing jobs already started are awaited)."""
         for task in list(self._tasks):
-            if task.get_name() == "tick" or task.get_name() == "outbox":
+            if task.get_name() in ("tick", "outbox", "retention_loop"):
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -153,12 +158,20 @@ class RecordingManager:
         return task
 
     async def _tick(self) -> None:
+        """Once a second, write each spool's buffer and fsync it -- in a worker thread, so
+        the disk never stalls the event loop that carries the calls' audio."""
         while True:
             await asyncio.sleep(1.0)
             for active in list(self.active.values()):
-                if active.capture is not None and not active.stopped:
-                    with contextlib.suppress(ValueError, OSError):
-                        active.capture.writer.tick()
+                if active.capture is None:
+                    continue
+                async with active.flushing:
+                    writer = active.capture.writer
+                    data = writer.take_buffer()
+                    try:
+                        await asyncio.to_thread(writer.write_out, data)
+                    except (ValueError, OSError) as exc:
+                        log.error("spool %s: %s", active.spool, exc)
 
     # -- deciding and starting --------------------------------------------------
     async def on_answered(self, leg: Leg) -> None:
@@ -234,8 +247,9 @@ class RecordingManager:
         recording_id = "r-" + new_call_id().removeprefix("c-")
         spool = self.spool_dir / f"{recording_id}{SPOOL_SUFFIX}"
         now = datetime.now(UTC)
+        # the ticker flushes every second off the loop; 5 s is the inline safety net
         writer = SpoolWriter(spool, call_id=call.id, recording_id=recording_id,
-                             started_at=now.timestamp())  # fmt: skip
+                             started_at=now.timestamp(), max_buffer_age_s=5.0)  # fmt: skip
         capture = CallCapture(writer)
         active = ActiveRecording(recording_id, account_id, rule, capture, spool, now,
                                  consent=consent, call_id=call.id)  # fmt: skip
@@ -302,8 +316,9 @@ class RecordingManager:
         caller = call.caller
         if caller.media is not None and caller.media.tap is active.capture:
             caller.media.tap = None
-        with contextlib.suppress(ValueError, OSError):
-            active.capture.close()
+        async with active.flushing:
+            with contextlib.suppress(ValueError, OSError):
+                active.capture.close()
         tags = dict(call.data.get("tags", {}))
         self._spawn(self._finish(active, partial=False, tags=tags))
 

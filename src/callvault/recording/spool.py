@@ -236,6 +236,24 @@ class SpoolWriter:
             os.fsync(self._fd)
         self._buffered_since = None
 
+    def take_buffer(self) -> bytes:
+        """Hand the buffered records to a background flusher (see :meth:`write_out`)."""
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._buffered_since = None
+        return data
+
+    def write_out(self, data: bytes) -> None:
+        """Append ``data`` from :meth:`take_buffer` and fsync; safe to run in a worker thread
+        while the owner keeps calling :meth:`write` (they touch different buffers)."""
+        if self._fd < 0 or not data:
+            return
+        view = memoryview(data)
+        written = 0
+        while written < len(view):
+            written += os.write(self._fd, view[written:])
+        os.fsync(self._fd)
+
     def close(self, end_offset: int = 0) -> None:
         """Append the close marker; ``end_offset`` extends the recording past its last frame."""
         if self._fd < 0:
