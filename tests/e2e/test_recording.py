@@ -79,6 +79,9 @@ async def _provision(url: str) -> None:
         await scope.add_number(NOT_RECORDED, target_login="menu")
         await scope.create_object("sip_account", "agent1", settings={"password": "s3cret"})
         await scope.create_object(
+            "sip_account", "agent2", extension="202", settings={"password": "s3cret"}
+        )
+        await scope.create_object(
             "queue", "support", settings={"members": ["agent1"], "welcome_prompt": None}
         )
         await scope.add_number(HOTLINE, target_login="support")
@@ -370,3 +373,54 @@ def test_queue_hop_keeps_one_recording_announced_to_both_parties_paused_by_api(
     assert abs(recording.duration_ms / 1000 - call_s) < 1.5, "the whole call, queue wait included"
     events = [e["event"] for e in node.traces()[-1] if e.get("kind") == "recording"]
     assert events.count("pause") == 1 and events.count("resume") == 1
+
+
+def _register(node: Node, tmp: Path, login: str, port: int) -> None:
+    inf = tmp / f"{login}.csv"
+    inf.write_text(f"SEQUENTIAL\n{login};acme.test;{port};\n")
+    register = render_scenario(tmp, "uac_register.xml", f"register-{login}")
+    register.write_text(register.read_text().replace("username=jan", f"username={login}"))
+    assert run_sipp(str(register), node.uri_host, tmp=tmp, inf=inf).returncode == 0
+
+
+def test_blind_transfer_by_refer_keeps_one_recording_and_announces_to_the_new_party(
+    node: Node, db_url: str, tmp_path: Path
+) -> None:
+    first_port, second_port = free_port(), free_port()
+    first = render_scenario(tmp_path, "uas_transfer.xml", "agent1", TALK_MS=2500,
+                            TRANSFER_TO="202")  # fmt: skip
+    second = render_scenario(tmp_path, "uas_answer.xml", "agent2")
+    phones = [
+        start_sipp(str(first), "", tmp=tmp_path, port=first_port, timeout_s=60),
+        start_sipp(str(second), "", tmp=tmp_path, port=second_port, timeout_s=60),
+    ]
+    _register(node, tmp_path, "agent1", first_port)
+    _register(node, tmp_path, "agent2", second_port)
+    talk = render_scenario(tmp_path, "uac_caller_hangs_up.xml", "transferred-call")
+    talk.write_text(talk.read_text().replace('<pause milliseconds="3000"/>',
+                                             '<pause milliseconds="12000"/>'))  # fmt: skip
+    try:
+        result = run_sipp(str(talk), node.uri_host, tmp=tmp_path, service=HOTLINE, timeout_s=40)
+        assert result.returncode == 0, result.output + node.log()
+        assert phones[0].wait(timeout=20) == 0, "agent1: REFER accepted, NOTIFYs, released"
+        assert phones[1].wait(timeout=20) == 0, "agent2 takes the call and gets the BYE"
+    finally:
+        for phone in phones:
+            if phone.poll() is None:
+                phone.kill()
+    node.wait_idle()
+    recording = _wait_state(db_url, {"ready", "failed"})
+    assert recording.state == "ready", recording.error
+    recordings, calls, _ = asyncio.run(_rows(db_url))
+    assert len(recordings) == 1 and recordings[0].call_id == calls[-1].id
+    assert calls[-1].objects == [
+        {"kind": "queue", "login": "support"},
+        {"kind": "sip_account", "login": "agent1"},
+        {"kind": "sip_account", "login": "agent2"},
+    ]
+    parties = [str(p["party"]) for p in recording.consent["parties"]]
+    assert len(parties) == 2 and "agent1" in parties[0] and "agent2" in parties[1]
+    call_s = (calls[-1].ended_at - calls[-1].answered_at).total_seconds()  # type: ignore[operator]
+    assert abs(recording.duration_ms / 1000 - call_s) < 1.5
+    notifies = (tmp_path / "agent1-messages.log").read_text(errors="replace")
+    assert "SIP/2.0 100 Trying" in notifies and "SIP/2.0 200 OK" in notifies

@@ -39,6 +39,7 @@ from callvault.sdp import (
 )
 from callvault.sdp import parse as parse_sdp
 from callvault.sip.dialog import new_tag
+from callvault.sip.errors import SipParseError
 from callvault.sip.headers import NameAddress
 from callvault.sip.message import Request, Response, build_response
 from callvault.sip.transaction import AckReceived, RequestReceived, ServerTransaction
@@ -57,7 +58,7 @@ _KNOWN_UNSUPPORTED = {"REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "
 class Engine:
     """Owns the SIP stack, the media clock and every live call."""
 
-    ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+    ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
 
     def __init__(
         self,
@@ -431,6 +432,10 @@ class Engine:
             self._reinvite(leg, tx)
         elif method == "INFO":
             self._info(leg, tx)
+        elif method == "REFER":
+            self._refer(leg, tx)
+        elif method == "NOTIFY":
+            self._reply(tx, 200)  # progress of a REFER we sent; nothing to do with it
         elif method == "OPTIONS":
             self._reply(tx, 200, extra=[("Allow", self.ALLOW)])
         elif method in _KNOWN_UNSUPPORTED or method == "UPDATE":
@@ -481,6 +486,29 @@ class Engine:
         )
         leg.reinvite_txs.append(tx)
         self.stack.respond(tx, response)
+
+    def _refer(self, leg: Leg, tx: ServerTransaction) -> None:
+        """REFER (RFC 3515): accept a blind transfer request; call logic carries it out.
+
+        202 Accepted at once, then ``NOTIFY`` with ``message/sipfrag`` as the
+        transfer progresses (§2.4.4), sent by :meth:`Dialer.notify_refer`.
+        """
+        header = tx.request.headers.get("Refer-To")
+        target = None
+        if header:
+            with contextlib.suppress(SipParseError):
+                target = NameAddress.parse(header).uri
+        if target is None:
+            self._reply(tx, 400)
+            return
+        if leg.state != LegState.ANSWERED:
+            self._reply(tx, 403)
+            return
+        self._reply(tx, 202)
+        leg.trace("sip", "refer", target=str(target))
+        leg.call.log.info("transfer requested by the %s leg to %s", leg.direction, target)
+        leg.refer_requests.put_nowait(target)
+        self._spawn(self.dialer.notify_refer(leg, "SIP/2.0 100 Trying", final=False))
 
     def _info(self, leg: Leg, tx: ServerTransaction) -> None:
         """SIP INFO DTMF (application/dtmf-relay, application/dtmf)."""

@@ -24,6 +24,7 @@ from callvault.sip.dialog import Dialog, new_tag
 from callvault.sip.headers import NameAddress
 from callvault.sip.message import Request, Response, build_response
 from callvault.sip.transaction import ServerTransaction
+from callvault.sip.uri import SipUri
 from callvault.transport.sip_transport import Address
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ class Leg:
         self.answered = asyncio.Event()
         self.digits: asyncio.Queue[str] = asyncio.Queue()
         self.digit_listeners: list[Callable[[str], None]] = []
+        self.refer_requests: asyncio.Queue[SipUri] = asyncio.Queue()
+        """Transfer targets the peer asked for with REFER (RFC 3515)."""
         self._digit_signal = asyncio.Event()
         self.final_status: int | None = None
 

@@ -270,6 +270,22 @@ class Dialer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(pending.final), 5.0)
 
+    async def notify_refer(self, leg: Leg, sipfrag: str, *, final: bool) -> None:
+        """Report a transfer's progress to the referrer (RFC 3515 §2.4.4): NOTIFY with sipfrag."""
+        if leg.dialog is None or leg.state != LegState.ANSWERED:
+            return
+        destination = leg.dialog.destination_uri()
+        via = self.engine.stack.make_via(destination.host_no_brackets, leg.transport)
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        request = leg.dialog.create_request(
+            "NOTIFY", via=via, contact=leg.contact(), body=sipfrag.encode() + b"\r\n",
+            content_type="message/sipfrag;version=2.0",
+            extra=[("Event", "refer"), ("Subscription-State", state)],
+        )  # fmt: skip
+        pending = self.engine.stack.request(request, self._dialog_destination(leg), leg.transport)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pending.final), 5.0)
+
     async def reinvite(self, leg: Leg, direction: str = "sendrecv") -> bool:
         """Re-offer media in the dialog (RFC 3261 §14.1): hold with ``sendonly``/``inactive``.
 

@@ -127,6 +127,22 @@ class Directory:
         quota = (plan or {}).get("quotas", {}).get("concurrent_calls")
         return int(quota) if quota is not None else None
 
+    async def object_by_login_or_extension(self, account_id: int, text: str) -> Destination | None:
+        """An object of the account by login or short number (transfer targets)."""
+        async with self.db.session() as session:
+            account = await session.get(Account, account_id)
+            obj = await session.scalar(
+                select(CallObject).where(
+                    CallObject.account_id == account_id,
+                    (CallObject.login == text) | (CallObject.extension == text),
+                )
+            )
+            if account is None or obj is None:
+                return None
+            return Destination(
+                account.id, account.slug, obj.kind.value, obj.login, dict(obj.settings)
+            )
+
     async def account_id_for_domain(self, domain: str) -> int | None:
         """The account whose phones use SIP domain ``domain``."""
         async with self.db.session() as session:

@@ -15,6 +15,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from callvault.engine.bridge import Bridge
 from callvault.engine.call import Call
@@ -24,6 +25,7 @@ from callvault.engine.outbound import DialFailed
 from callvault.engine.registrar import Binding, Registrar
 from callvault.routing.directory import Destination, Directory
 from callvault.routing.prompts import AccountPrompts
+from callvault.sip.uri import SipUri
 from callvault.store.object_settings import SipAccountSettings
 
 MAX_HOPS = 10
@@ -143,17 +145,69 @@ class CallLogic:
         await self.talk(call, account_id, login, result.leg)
 
     async def talk(self, call: Call, account_id: int, login: str, leg: Leg) -> Leg:
-        """Bridge the caller to ``login``'s answered leg until either side ends."""
-        key = (account_id, login)
-        self.presence.busy.add(key)
-        self.presence.last_answered[key] = time.time()
-        call.data.setdefault("answered_by", login)
+        """Bridge the caller to ``login``'s answered leg until either side ends.
+
+        The callee may hand the caller on with REFER (blind transfer, RFC 3515
+        and RFC 5589 §6): the target -- a login or short number of the account --
+        is rung and bridged in the referrer's place; the referrer hears
+        NOTIFYs and is released.  Returns the leg that ended first.
+        """
+        while True:
+            key = (account_id, login)
+            self.presence.busy.add(key)
+            self.presence.last_answered[key] = time.time()
+            call.data.setdefault("answered_by", login)
+            try:
+                for hook in self.before_bridge:
+                    await hook(call, leg)
+                ended, target = await _bridge(call.caller, leg)
+            finally:
+                self.presence.busy.discard(key)
+            if ended is not None or target is None:
+                return ended or leg
+            moved = await self._transfer(call, account_id, login, leg, target)
+            if moved is None:
+                return call.caller if call.caller.ended.is_set() else leg
+            login, leg = moved
+
+    async def _transfer(
+        self, call: Call, account_id: int, login: str, referrer: Leg, target: SipUri
+    ) -> tuple[str, Leg] | None:
+        """Carry out a blind transfer of the caller; the new (login, leg), or None if the
+        caller went elsewhere (a queue, a menu) or nobody answered."""
+        dialer = self.engine.dialer
+        destination = await self.directory.object_by_login_or_extension(
+            account_id, target.user or ""
+        )
+        if destination is None:
+            await dialer.notify_refer(referrer, "SIP/2.0 404 Not Found", final=True)
+            call.log.info("transfer target %s is not in the account", target)
+            return (login, referrer) if not referrer.ended.is_set() else None
+        call.trace.add("call", "transfer", to=destination.login, object_kind=destination.kind)
+        await dialer.notify_refer(referrer, "SIP/2.0 200 OK", final=True)
+        await referrer.hangup("transferred")
+        if destination.kind != "sip_account":
+            await self.run(call, destination)
+            return None
+        call.data.setdefault("objects", []).append(
+            {"kind": destination.kind, "login": destination.login}
+        )
+        bindings = self.registrar.lookup(account_id, destination.login)
+        if not bindings:
+            await self.end(call, 480, f"transfer target {destination.login} is not registered")
+            return None
+        ringback = asyncio.ensure_future(self.prompts.loop(call.caller, account_id, "ringback"))
         try:
-            for hook in self.before_bridge:
-                await hook(call, leg)
-            return await Bridge(call.caller, leg).run()
+            settings = SipAccountSettings.model_validate(destination.settings)
+            result = await self.fork(
+                call, [(destination.login, b) for b in bindings], timeout_s=settings.ring_timeout_s
+            )
         finally:
-            self.presence.busy.discard(key)
+            await stop_playback(ringback)
+        if result.leg is None:
+            await self.end(call, 480, f"transfer target {destination.login} did not answer")
+            return None
+        return destination.login, result.leg
 
     async def fork(
         self, call: Call, targets: list[tuple[str, Binding]], *, timeout_s: float
@@ -203,3 +257,25 @@ async def stop_playback(task: asyncio.Task[None] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
+
+
+async def _bridge(caller: Leg, other: Leg) -> tuple[Leg | None, SipUri | None]:
+    """Relay until a leg ends (that leg) or ``other`` asks for a transfer (its target)."""
+    bridge = Bridge(caller, other)
+    bridge.start()
+    waits: dict[asyncio.Future[Any], str] = {
+        asyncio.ensure_future(caller.ended.wait()): "caller",
+        asyncio.ensure_future(other.ended.wait()): "other",
+        asyncio.ensure_future(other.refer_requests.get()): "refer",
+    }
+    try:
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in waits:
+            future.cancel()
+        bridge.stop()
+    first = next(iter(done))
+    what = waits[first]
+    if what == "refer" and not caller.ended.is_set() and not other.ended.is_set():
+        return None, first.result()
+    return (caller if caller.ended.is_set() else other), None
