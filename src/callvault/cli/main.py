@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from callvault import __version__
 from callvault.cli.admin import RESOURCES, add_admin_parsers
+from callvault.cli.keys import add_keys_parser
 from callvault.cli.recordings import add_recordings_parser
 from callvault.cli.rules import add_rules_parser
 from callvault.config import load_settings, parse_port_range
@@ -90,6 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_admin_parsers(sub)
     add_rules_parser(sub)
     add_recordings_parser(sub)
+    add_keys_parser(sub)
     _add_ivr_parsers(sub)
     _add_calls_parsers(sub)
 
@@ -259,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callvault.cli.rules import run_rules
 
         return run_rules(args)
+    if args.command == "recording-key":
+        from callvault.cli.keys import run_keys
+
+        return run_keys(args)
     if args.command == "recordings":
         from callvault.cli.recordings import run_recordings
 

@@ -417,6 +417,10 @@ class RecordingManager:
                 return DataKey(row.key_id, plain)
             if row.public_key_pem:
                 return RecipientKey.from_pem(row.public_key_pem.encode())
+            if not row.wrapped_key:  # the customer's key was cleared before any data key
+                plain, row.wrapped_key = self.keyring.new_data_key()
+                await session.commit()
+                return DataKey(row.key_id, plain)
             return DataKey(row.key_id, self.keyring.unwrap(row.wrapped_key))
 
     # -- crash recovery -----------------------------------------------------------
