@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="Networks or hosts IVR API URLs may point at although private, loopback or "
         'link-local (SSRF guard), e.g. ["10.0.0.0/8"]; empty: public addresses only.',
     )
+    operator_token: str | None = Field(
+        None,
+        description="Bearer token for the node-operator endpoints (live calls, bans, traces); "
+        "unset: they answer loopback clients only.",
+    )
     recording_storage: str = Field(
         "local", description="Where finished recordings go: local (recordings_dir) or s3."
     )

@@ -17,6 +17,7 @@ from callvault.cli.admin import RESOURCES, add_admin_parsers
 from callvault.cli.keys import add_keys_parser
 from callvault.cli.recordings import add_recordings_parser
 from callvault.cli.rules import add_rules_parser
+from callvault.cli.users import add_users_parsers
 from callvault.config import load_settings, parse_port_range
 
 
@@ -91,6 +92,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_admin_parsers(sub)
     add_rules_parser(sub)
     add_recordings_parser(sub)
+    add_users_parsers(sub)
     add_keys_parser(sub)
     _add_ivr_parsers(sub)
     _add_calls_parsers(sub)
@@ -269,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callvault.cli.recordings import run_recordings
 
         return run_recordings(args)
+    if args.command in ("users", "tokens"):
+        from callvault.cli.users import run_users
+
+        return run_users(args)
     if args.command == "db":
         from callvault.cli.manage import migrate
 

@@ -289,3 +289,8 @@ class Webhook(Base):
     """Event names (``recording.ready``, ``call.ended``...); empty: every event."""
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# The access-control tables live in their own module; importing it here puts
+# them into ``Base.metadata`` for Alembic and the migration tests.
+from callvault.store import identity  # noqa: E402, F401

@@ -6,10 +6,13 @@ reads the engine's state directly without locks.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from callvault import __version__
@@ -17,12 +20,37 @@ from callvault.engine.engine import Engine
 from callvault.recording.manager import RecordingManager
 from callvault.store.db import Database
 from callvault.store.models import CallRecord
+from callvault.web.api_calls import install_api
+from callvault.web.context import ApiContext
+from callvault.web.errors import install_error_handlers
 
 
 class RecordingCommand(BaseModel):
     """Start, stop, pause or resume a live call's recording."""
 
     command: Literal["start", "stop", "pause", "resume"]
+
+
+def operator_guard(token: str | None) -> Callable[[Request], None]:
+    """Node-operator endpoints (live calls, bans, traces, recording control): the
+    operator's bearer token when one is configured, otherwise loopback clients only."""
+
+    def check(request: Request) -> None:
+        if token:
+            given = request.headers.get("authorization", "")
+            if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return
+            raise HTTPException(401, "operator token required")
+        host = request.client.host if request.client else ""
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                return
+        except ValueError:
+            pass
+        raise HTTPException(403, "operator endpoints answer loopback clients only; "
+                            "set CALLVAULT_OPERATOR_TOKEN to use them remotely")  # fmt: skip
+
+    return check
 
 
 def create_app(
@@ -36,6 +64,8 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
 
+    operator = operator_guard(engine.settings.operator_token)
+
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         return {
@@ -44,11 +74,11 @@ def create_app(
             "sip": f"{engine.stack.listen[0]}:{engine.stack.listen[1]}",
         }
 
-    @app.get("/api/v1/calls/live")
+    @app.get("/api/v1/calls/live", dependencies=[Depends(operator)])
     async def live_calls() -> list[dict[str, Any]]:
         return [call.summary() for call in engine.calls.values()]
 
-    @app.get("/api/v1/security/bans")
+    @app.get("/api/v1/security/bans", dependencies=[Depends(operator)])
     async def bans() -> list[dict[str, Any]]:
         guard = engine.guard
         if guard is None:
@@ -59,7 +89,7 @@ def create_app(
             for ban in guard.bans()
         ]
 
-    @app.get("/api/v1/calls/{call_id}/trace")
+    @app.get("/api/v1/calls/{call_id}/trace", dependencies=[Depends(operator)])
     async def call_trace(call_id: str) -> list[dict[str, Any]]:
         call = engine.calls.get(call_id)
         if call is not None:
@@ -71,7 +101,7 @@ def create_app(
 
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
-    @app.post("/api/v1/calls/{call_id}/recording")
+    @app.post("/api/v1/calls/{call_id}/recording", dependencies=[Depends(operator)])
     async def control_recording(call_id: str, body: RecordingCommand) -> dict[str, Any]:
         """Pause (silence is written), resume, stop or start a live call's recording."""
         call = engine.calls.get(call_id)
@@ -82,7 +112,7 @@ def create_app(
         await recordings.control(call, body.command)
         return {"call_id": call_id, "command": body.command, "ok": True}
 
-    @app.get("/api/v1/calls/{call_id}/ivr-trace")
+    @app.get("/api/v1/calls/{call_id}/ivr-trace", dependencies=[Depends(operator)])
     async def ivr_trace(call_id: str) -> dict[str, Any]:
         """The IVR API exchange of a finished call: requests, responses, timings, errors."""
         if db is None:
@@ -93,4 +123,8 @@ def create_app(
             raise HTTPException(404, f"no call {call_id}")
         return {"call_id": record.id, "tags": record.tags, "ivr_trace": record.ivr_trace}
 
+    install_error_handlers(app)
+    if db is not None and recordings is not None:
+        # After the routes above, so /api/v1/calls/live is not taken for a call id.
+        install_api(app, ApiContext(db, recordings.outbox.storage, recordings.keyring))
     return app

@@ -97,7 +97,7 @@ def test_round_trip(tmp_path: Path, data_key: DataKey, size: int) -> None:
     assert data.startswith(MAGIC) and header.key_id == "acme/1"
     assert header.plain_length == size and header.chunk_size == CHUNK_SIZE
     assert len(data) == header.size + size + header.chunk_count * TAG_SIZE
-    assert plain[:64] not in data or size == 0
+    assert plain[:64] not in data or size < 16  # a few random bytes may occur by chance
     assert decrypt_file(enc, tmp_path / "out", data_key) == size
     assert (tmp_path / "out").read_bytes() == plain
 
