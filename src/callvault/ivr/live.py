@@ -44,7 +44,7 @@ from callvault.ivr.ssrf import check_url
 from callvault.routing.directory import Destination
 from callvault.routing.logic import CallLogic, stop_playback
 from callvault.routing.trunks import TrunkLogic, TrunkUnavailable
-from callvault.store.numbers import InvalidNumberError, normalize
+from callvault.store.numbers import InvalidNumberError, normalize, normalize_or_raw
 from callvault.store.object_settings import IvrApiSettings
 
 _DIAL_STATUS = {486: "Busy", 600: "Busy", 603: "Busy", 408: "Noanswer", 480: "Noanswer",
@@ -65,7 +65,7 @@ class LegControl:
         self.trunks = trunks
         self.settings = settings
         self.from_number = call.from_user
-        self.to_number = _e164_or_raw(call.to_user)
+        self.to_number = normalize_or_raw(call.to_user)
         self.call_id = call.id
 
     @property
@@ -293,10 +293,3 @@ class IvrApiLogic:
             state = await loop.run()
         call.log.info("IVR loop ended after %d request(s): %s", state.requests,
                       "fallback" if state.fallback_ran else state.hangup_cause)  # fmt: skip
-
-
-def _e164_or_raw(text: str) -> str:
-    try:
-        return normalize(text)
-    except InvalidNumberError:
-        return text

@@ -49,7 +49,7 @@ from callvault.recording.storage import LocalStorage, RecordingStorage, S3Storag
 from callvault.routing.prompts import AccountPrompts
 from callvault.store.db import Database
 from callvault.store.models import Account, AccountKey, CallRecord, Recording
-from callvault.store.numbers import InvalidNumberError, normalize
+from callvault.store.numbers import normalize_or_raw
 from callvault.webhooks import WebhookSender
 
 log = logging.getLogger("callvault.recording")
@@ -127,6 +127,7 @@ class RecordingManager:
         self.keyring = KeyRing(load_master_key(settings))
         self.active: dict[str, ActiveRecording] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
         self._pending_state: dict[str, str] = {}
         """Final state of recordings whose upload waits in the outbox, by storage key."""
         engine.answer_hooks.append(self.on_answered)
@@ -138,21 +139,22 @@ class RecordingManager:
         for directory in (self.spool_dir, self.work_dir):
             directory.mkdir(parents=True, exist_ok=True)
         await self.recover()
-        self._spawn(self._tick())
-        self._spawn(self.outbox.run())
-        self._spawn(retention_loop(self.db, self.storage))
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self._tick()),
+            loop.create_task(self.outbox.run()),
+            loop.create_task(retention_loop(self.db, self.storage)),
+        ]
 
     async def stop(self) -> None:
-        """Stop background work (finishing jobs already started are awaited)."""
-        for task in list(self._tasks):
-            if task.get_name() in ("tick", "outbox", "retention_loop"):
-                task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Stop the background loops; finishing jobs already started are awaited."""
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
+        """Run a finishing job in the background, keeping a reference until it ends."""
         task = asyncio.get_running_loop().create_task(coroutine)
-        name = getattr(coroutine, "__name__", "")
-        task.set_name("tick" if name == "_tick" else "outbox" if name == "run" else name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -206,9 +208,11 @@ class RecordingManager:
         facts = CallFacts(
             call_id=call.id,
             direction=str(call.data.get("direction", "inbound")),
-            from_number=_e164(call.from_user),
-            to_number=_e164(call.to_user),
-            number=_e164(call.to_user) if call.data.get("direction") == "inbound" else None,
+            from_number=normalize_or_raw(call.from_user),
+            to_number=normalize_or_raw(call.to_user),
+            number=normalize_or_raw(call.to_user)
+            if call.data.get("direction") == "inbound"
+            else None,
             objects=[(o["kind"], o["login"]) for o in call.data.get("objects", [])],
             started_at=datetime.fromtimestamp(call.started_at, UTC),
         )
@@ -259,7 +263,7 @@ class RecordingManager:
                 id=recording_id, account_id=account_id, call_id=call.id, state="recording",
                 rule_name=result.rule, mode=rule.mode, format=rule.format,
                 explanation=[c.model_dump() for c in result.explanation], consent=consent,
-                caller_number=_e164(call.from_user), started_at=now,
+                caller_number=normalize_or_raw(call.from_user), started_at=now,
                 storage_backend=self.backend,
             ))  # fmt: skip
             await session.commit()
@@ -449,10 +453,3 @@ class RecordingManager:
                                      started.replace(tzinfo=started.tzinfo or UTC),
                                      call_id=found.call_id)  # fmt: skip
             await self._finish(active, partial=True, tags={})
-
-
-def _e164(text: str) -> str:
-    try:
-        return normalize(text)
-    except InvalidNumberError:
-        return text

@@ -29,8 +29,9 @@ from callvault.routing.logic import CallLogic
 from callvault.routing.menu import MenuLogic
 from callvault.routing.prompts import AccountPrompts
 from callvault.routing.queue import QueueLogic
-from callvault.routing.trunks import TrunkLogic, normalize_caller
+from callvault.routing.trunks import TrunkLogic
 from callvault.sip.message import Request
+from callvault.store.numbers import normalize_or_raw
 
 log = logging.getLogger("callvault.routing")
 
@@ -73,7 +74,7 @@ class DataRouter:
         if not allowed:
             call.log.warning("DID %s called from %s, not a trunk address", dialled, source_ip)
             return _refuse(403, "not a trunk address of this number's account")
-        call.from_user = normalize_caller(call.from_user)
+        call.from_user = normalize_or_raw(call.from_user)
         if trunk is not None:
             call.data["trunk"] = trunk
         return await self._within_quota(call, self._route(call, destination, "inbound"))

@@ -44,14 +44,6 @@ def format_number(e164: str, number_format: NumberFormat, *, country_code: str =
     return e164
 
 
-def normalize_caller(text: str) -> str:
-    """A provider's caller number as E.164 digits, or unchanged if it is not a number."""
-    try:
-        return normalize(text)
-    except InvalidNumberError:
-        return text
-
-
 class TrunkLogic:
     """Inbound trunk matching and outbound calls through a trunk."""
 

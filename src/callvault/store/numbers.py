@@ -55,6 +55,15 @@ def normalize(text: str, *, country_code: str = "48", national_length: int = 9) 
     return digits
 
 
+def normalize_or_raw(text: str) -> str:
+    """E.164 digits when ``text`` is a phone number, else ``text`` unchanged (an extension,
+    a login, ``anonymous``): how callers are shown and matched."""
+    try:
+        return normalize(text)
+    except InvalidNumberError:
+        return text
+
+
 def to_national(e164: str, *, country_code: str = "48") -> str:
     """National form for a domestic number, ``00``-prefixed international otherwise."""
     if e164.startswith(country_code):

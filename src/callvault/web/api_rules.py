@@ -21,7 +21,7 @@ from callvault.engine.trace import new_call_id
 from callvault.recording.rule_store import load_rules
 from callvault.recording.rules import CallFacts, decide, explain_text
 from callvault.store.models import Account, CallObject, Number
-from callvault.store.numbers import InvalidNumberError, normalize
+from callvault.store.numbers import normalize_or_raw
 from callvault.web.context import Session
 from callvault.web.security import Principal, require
 
@@ -41,13 +41,6 @@ class DryRun(BaseModel):
     call_id: str | None = Field(None, description="fixes sampling (default: a new id)")
 
 
-def _e164(text: str) -> str:
-    try:
-        return normalize(text)
-    except InvalidNumberError:
-        return text
-
-
 @router.get("")
 async def list_rules(principal: Manager, session: Session) -> list[dict[str, Any]]:
     """The account's rules in the order they are tried."""
@@ -62,9 +55,13 @@ async def dry_run(principal: Manager, session: Session, facts_in: DryRun) -> dic
     assert account is not None
     zone = account.timezone
     owned = set(await session.scalars(select(Number.e164).where(Number.account_id == account.id)))
-    number = _e164(facts_in.number) if facts_in.number else None
-    if number is None and facts_in.direction == "inbound" and _e164(facts_in.to_number) in owned:
-        number = _e164(facts_in.to_number)
+    number = normalize_or_raw(facts_in.number) if facts_in.number else None
+    if (
+        number is None
+        and facts_in.direction == "inbound"
+        and normalize_or_raw(facts_in.to_number) in owned
+    ):
+        number = normalize_or_raw(facts_in.to_number)
     if number is not None and number not in owned:
         raise HTTPException(422, f"{facts_in.number} is not a number of this account")
     objects = []
@@ -79,9 +76,13 @@ async def dry_run(principal: Manager, session: Session, facts_in: DryRun) -> dic
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(zone))
     facts = CallFacts(
-        call_id=facts_in.call_id or new_call_id(), direction=facts_in.direction,
-        from_number=_e164(facts_in.from_number), to_number=_e164(facts_in.to_number),
-        number=number, objects=objects, started_at=at,
-    )  # fmt: skip
+        call_id=facts_in.call_id or new_call_id(),
+        direction=facts_in.direction,
+        from_number=normalize_or_raw(facts_in.from_number),
+        to_number=normalize_or_raw(facts_in.to_number),
+        number=number,
+        objects=objects,
+        started_at=at,
+    )
     decision = decide(facts, await load_rules(session, account.id), timezone=zone)
     return {**decision.model_dump(mode="json"), "text": explain_text(decision)}
