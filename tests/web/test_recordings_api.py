@@ -246,3 +246,17 @@ async def test_audit_chain_verifies_and_detects_tampering(world: World) -> None:
             select(func.count()).select_from(AuditEntry).where(AuditEntry.account_id == beta)
         )
         assert count == 0
+
+
+async def test_auditors_export_the_log_as_csv_and_the_export_is_audited(world: World) -> None:
+    leader = await world.signed_in("team_leader")
+    await leader.get(f"/api/v1/recordings/{world.recordings['own']}/download")
+    auditor = await world.signed_in("auditor")
+    exported = await auditor.get("/api/v1/audit/export")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    lines = exported.text.strip().splitlines()
+    assert lines[0].startswith("id,at,actor,action")
+    assert any(",recording.download," in line for line in lines[1:])
+    assert (await leader.get("/api/v1/audit/export")).status_code == 403
+    exports = await _audit(world, action="audit.export")
+    assert len(exports) == 1 and exports[0]["detail"]["entries"] == len(lines) - 1
