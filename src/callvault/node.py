@@ -11,6 +11,7 @@ from callvault.engine.auth import InboundAuth
 from callvault.engine.engine import Engine
 from callvault.engine.guard import SourceGuard
 from callvault.engine.registrar import Registrar
+from callvault.events import CallEvents, EventBus
 from callvault.recording.manager import RecordingManager
 from callvault.routing.directory import Directory
 from callvault.routing.history import CallHistory
@@ -29,6 +30,8 @@ class Node:
     registrar: Registrar
     guard: SourceGuard
     recordings: RecordingManager
+    events: CallEvents | None = None
+    """Publishes the calls' milestones (webhooks and the API's live event stream)."""
 
 
 def build_node(settings: Settings) -> Node:
@@ -65,7 +68,11 @@ def build_node(settings: Settings) -> Node:
     router = DataRouter(engine, directory, registrar, fallback=demo_router(engine))
     engine.router = router
     engine.call_ended_hooks.append(CallHistory(db).record)
-    webhooks = WebhookSender(db, allow_networks=settings.ivr_allow_networks)
+    webhooks = WebhookSender(db, allow_networks=settings.ivr_allow_networks, bus=EventBus())
     recordings = RecordingManager(engine, db, router.logic.prompts, webhooks)
     router.logic.before_bridge.append(recordings.announce_to_party)
-    return Node(settings, db, engine, registrar, guard, recordings)
+    # Integration events: call milestones to webhooks and the live stream (callvault.events).
+    events = CallEvents(webhooks.emit)
+    router.logic.observers.append(events.on_logic)
+    engine.call_ended_hooks.append(events.on_ended)
+    return Node(settings, db, engine, registrar, guard, recordings, events)

@@ -7,7 +7,8 @@ SHA256 over ``"<t>." + body``, :mod:`callvault.ivr.signing`) plus
 de-duplicate).  Deliveries run in the background; a failure (connection
 error or a non-2xx answer) is retried with backoff (1 s, 5 s, 30 s) and then
 given up and logged -- never blocking a call.  The SSRF guard of the IVR API
-applies (operator allow-list).
+applies (operator allow-list).  Every emitted event is also published on the
+sender's :class:`~callvault.events.EventBus` (the API's live event stream).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
+from callvault.events import EventBus
 from callvault.ivr.signing import sign
 from callvault.ivr.ssrf import UrlNotAllowed, check_url
 from callvault.store.db import Database
@@ -44,8 +46,11 @@ class WebhookSender:
         *,
         allow_networks: Sequence[str] = (),
         retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+        bus: EventBus | None = None,
     ) -> None:
         self.db = db
+        self.bus = bus if bus is not None else EventBus()
+        """The live event stream: every emitted event is published here too."""
         self.allow_networks = list(allow_networks)
         self.retry_delays_s = tuple(retry_delays_s)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -54,6 +59,7 @@ class WebhookSender:
 
     async def emit(self, account_id: int, event: str, data: dict[str, Any]) -> None:
         """Queue ``event`` for the account's subscribers (returns at once)."""
+        self.bus.publish(account_id, event, data)  # first, before any await: keeps the order
         async with self.db.session() as session:
             hooks = list(
                 await session.scalars(

@@ -32,6 +32,8 @@ MAX_HOPS = 10
 """Objects one call may pass through (menus pointing at each other loop otherwise)."""
 
 ObjectHandler = Callable[[Call, Destination], Awaitable[None]]
+CallObserver = Callable[[str, Call, dict[str, Any]], Awaitable[None]]
+"""Told of a call's milestones: ``(event name, call, event data)``."""
 
 
 @dataclass
@@ -78,13 +80,27 @@ class CallLogic:
         self.handlers: dict[str, ObjectHandler] = {"sip_account": self.ring_sip_account}
         self.before_bridge: list[Callable[[Call, Leg], Awaitable[None]]] = []
         """Run before a new party is bridged to the caller (e.g. the recording announcement)."""
+        self.observers: list[CallObserver] = []
+        """Told of ``call.started``, ``call.ringing`` (login rung) and ``call.answered`` (login
+        bridged); :class:`callvault.events.CallEvents` publishes them to integrations."""
+
+    async def notify(self, event: str, call: Call, **data: Any) -> None:
+        """Tell the observers of a milestone (their failures are logged, never raised)."""
+        for observer in self.observers:
+            try:
+                await observer(event, call, data)
+            except Exception:
+                call.log.exception("call observer failed on %s", event)
 
     async def run(self, call: Call, destination: Destination) -> None:
         """Hand the call to ``destination``'s logic (noting the hop)."""
         hops: list[dict[str, str]] = call.data.setdefault("objects", [])
+        first = not hops
         hop = {"kind": destination.kind, "login": destination.login}
         if not hops or hops[-1] != hop:
             hops.append(hop)
+        if first:
+            await self.notify("call.started", call)
         if len(hops) > MAX_HOPS:
             call.log.warning("call passed %d objects; stopping a routing loop", len(hops))
             await self.end(call, 482, "routing loop")
@@ -158,6 +174,7 @@ class CallLogic:
             self.presence.last_answered[key] = time.time()
             call.data.setdefault("answered_by", login)
             try:
+                await self.notify("call.answered", call, login=login)
                 for hook in self.before_bridge:
                     await hook(call, leg)
                 ended, target = await _bridge(call.caller, leg)
@@ -214,6 +231,8 @@ class CallLogic:
     ) -> ForkResult:
         """Dial every (login, contact) at once; the first answer wins, the rest get CANCEL."""
         attempts: dict[asyncio.Task[Leg], str] = {}
+        for login in dict.fromkeys(login for login, _ in targets):
+            await self.notify("call.ringing", call, login=login)
         for login, binding in targets:
             attempt = asyncio.create_task(
                 self.engine.dial(

@@ -66,6 +66,7 @@ class TrunkLogic:
     async def call_out(self, call: Call, account_id: int, login: str, dialled: str) -> None:
         """Connect a phone's call to an outside number through the account's trunk."""
         logic = self.logic
+        await logic.notify("call.started", call)
         try:
             e164 = normalize(dialled)
         except InvalidNumberError as exc:

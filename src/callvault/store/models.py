@@ -26,7 +26,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -130,7 +132,16 @@ class CallRecord(Base):
     """One call as it happened; ``id`` is the call id (the IVR API's UniqueCallId)."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_account_started", "account_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_calls_account_started", "account_id", "started_at"),
+        # Listing indexes (migration 0008; measured by benchmarks/bench_listing.py): on
+        # PostgreSQL trigram GIN (pg_trgm) for "any part of a number" searches and the
+        # numbers data scope, elsewhere B-trees.  ix_calls_objects is below the class.
+        Index("ix_calls_from_number", "from_number", postgresql_using="gin",
+              postgresql_ops={"from_number": "gin_trgm_ops"}),
+        Index("ix_calls_to_number", "to_number", postgresql_using="gin",
+              postgresql_ops={"to_number": "gin_trgm_ops"}),
+    )  # fmt: skip
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[int | None] = mapped_column(
@@ -152,6 +163,16 @@ class CallRecord(Base):
     """Every IVR API exchange of the call: request, response, timing, error, fallback."""
     recording: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     """Whether the call was recorded, by which rule, and the rule checks that decided it."""
+
+
+# PostgreSQL only (migration 0008): the data scopes' "the call passed object X" as
+# ``objects::jsonb @> '[{"login": X}]'`` (callvault.web.datascope) uses this index.
+Index(
+    "ix_calls_objects",
+    cast(CallRecord.objects, JSONB).label("objects_jsonb"),
+    postgresql_using="gin",
+    postgresql_ops={"objects_jsonb": "jsonb_path_ops"},
+).ddl_if(dialect="postgresql")
 
 
 class RecordingRuleRow(Base):
@@ -191,7 +212,17 @@ class Recording(Base):
     """
 
     __tablename__ = "recordings"
-    __table_args__ = (Index("ix_recordings_account_started", "account_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_recordings_account_started", "account_id", "started_at"),
+        # Listing indexes (migration 0008): the state filter, numbers by equality, and on
+        # PostgreSQL a trigram GIN index for fragments of the caller number.  call_id
+        # (the list's join column) lets PostgreSQL count the list from these alone.
+        Index("ix_recordings_account_state_started", "account_id", "state", "started_at",
+              "call_id"),
+        Index("ix_recordings_account_caller", "account_id", "caller_number", "call_id"),
+        Index("ix_recordings_caller_number", "caller_number", postgresql_using="gin",
+              postgresql_ops={"caller_number": "gin_trgm_ops"}),
+    )  # fmt: skip
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -213,7 +244,7 @@ class Recording(Base):
     """Waveform overview for the player: one peak per slice of the audio."""
     consent: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(
@@ -291,6 +322,7 @@ class Webhook(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-# The access-control tables live in their own module; importing it here puts
-# them into ``Base.metadata`` for Alembic and the migration tests.
-from callvault.store import identity  # noqa: E402, F401
+# The access-control tables (and the background jobs' table, store.jobs) live in
+# their own modules; importing them here puts them into ``Base.metadata`` for
+# Alembic and the migration tests.
+from callvault.store import access, identity, jobs  # noqa: E402, F401

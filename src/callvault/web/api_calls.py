@@ -110,7 +110,7 @@ async def get_call(
 
 def install_api(app: FastAPI, ctx: ApiContext) -> None:
     """Mount the REST API (auth, tokens, calls, recordings, audit, share links) on ``app``."""
-    from callvault.web import api_audit, api_auth, api_media, api_recordings, api_rules
+    from callvault.web import api_audit, api_auth, api_jobs, api_media, api_recordings, api_rules
 
     app.state.callvault_api = ctx
     install_error_handlers(app)
@@ -121,3 +121,4 @@ def install_api(app: FastAPI, ctx: ApiContext) -> None:
     app.include_router(api_audit.router)
     app.include_router(api_rules.router)
     app.include_router(api_media.share_router)
+    app.include_router(api_jobs.router)  # background export / erasure jobs

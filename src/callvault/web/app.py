@@ -20,9 +20,12 @@ from callvault.engine.engine import Engine
 from callvault.recording.manager import RecordingManager
 from callvault.store.db import Database
 from callvault.store.models import CallRecord
+from callvault.web.admin_context import AdminContext
+from callvault.web.api_admin import install_admin_api
 from callvault.web.api_calls import install_api
 from callvault.web.context import ApiContext
 from callvault.web.errors import install_error_handlers
+from callvault.web.panel import install_panel
 
 
 class RecordingCommand(BaseModel):
@@ -126,5 +129,13 @@ def create_app(
     install_error_handlers(app)
     if db is not None and recordings is not None:
         # After the routes above, so /api/v1/calls/live is not taken for a call id.
-        install_api(app, ApiContext(db, recordings.outbox.storage, recordings.keyring))
+        install_api(
+            app,
+            ApiContext(
+                db, recordings.outbox.storage, recordings.keyring, data_dir=engine.settings.data_dir
+            ),
+        )
+        # Admin resources, live events, reports (callvault.web.api_admin).
+        install_admin_api(app, AdminContext(engine.settings, recordings.webhooks))
+        install_panel(app, engine.calls.values)  # the panel: /login, /calls, /recordings, /live
     return app

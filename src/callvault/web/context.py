@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -33,6 +34,8 @@ class ApiContext:
     """A panel session ends this long after sign-in."""
     idle_minutes: float = 120.0
     """...or this long after its last request."""
+    data_dir: Path | None = None
+    """The node's data directory: background jobs stage their files in ``data_dir/jobs``."""
 
     @property
     def dialect(self) -> str:

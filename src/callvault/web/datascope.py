@@ -14,7 +14,8 @@ whose call record is not written yet is seen only at account scope.
 
 Containment in the JSON list is tested exactly, per element, with the
 database's own JSON functions (``json_each`` on SQLite,
-``json_array_elements`` on PostgreSQL), so pagination and counts stay in SQL.
+``json_array_elements`` on PostgreSQL), so pagination and counts stay in SQL;
+:func:`object_in_call` uses ``jsonb`` containment on PostgreSQL, which an index answers.
 The account condition (``account_id == principal.account_id``) is always
 added by the caller next to these.
 """
@@ -22,8 +23,10 @@ added by the caller next to these.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, cast, exists, false, func, or_, select, true
+from sqlalchemy.dialects.postgresql import JSONB
 
 from callvault.store.models import CallRecord, Recording
 from callvault.web.security import DataScope
@@ -36,6 +39,37 @@ def object_in_call(
     if not logins:
         return false()
     if dialect == "postgresql":
+        return _jsonb_contains(logins, kind)
+    element, login, kind_of = _hops(dialect)
+    conditions: list[ColumnElement[bool]] = [login.in_(sorted(logins))]
+    if kind is not None:
+        conditions.append(kind_of == kind)
+    return exists(select(1).select_from(element).where(*conditions))
+
+
+def _jsonb_contains(logins: Collection[str], kind: str | None) -> ColumnElement[bool]:
+    """PostgreSQL: ``objects::jsonb @> '[{"login": ...}]'`` for any of ``logins``.
+
+    For string logins the same test as the per-element one, but answered by the
+    GIN index ``ix_calls_objects`` (migration 0008) instead of parsing every
+    call's JSON; see BENCHMARKS.md, "Call and recording lists at scale".
+    """
+    document = cast(CallRecord.objects, JSONB)
+    extra = {"kind": kind} if kind is not None else {}
+    return or_(*(document.contains([{"login": login, **extra}]) for login in sorted(logins)))
+
+
+def object_kind_in_call(dialect: str, kinds: Collection[str]) -> ColumnElement[bool]:
+    """``calls.objects`` has an element of one of ``kinds`` (the call passed a queue, a menu...)."""
+    if not kinds:
+        return false()
+    element, _login, kind_of = _hops(dialect)
+    return exists(select(1).select_from(element).where(kind_of.in_(sorted(kinds))))
+
+
+def _hops(dialect: str) -> tuple[Any, ColumnElement[Any], ColumnElement[Any]]:
+    """The elements of ``calls.objects`` as a table, and their ``login`` and ``kind``."""
+    if dialect == "postgresql":
         element = func.json_array_elements(CallRecord.objects).table_valued("value").alias("o")
         login = func.json_extract_path_text(element.c.value, "login")
         kind_of = func.json_extract_path_text(element.c.value, "kind")
@@ -43,10 +77,7 @@ def object_in_call(
         element = func.json_each(CallRecord.objects).table_valued("value").alias("o")
         login = func.json_extract(element.c.value, "$.login")
         kind_of = func.json_extract(element.c.value, "$.kind")
-    conditions: list[ColumnElement[bool]] = [login.in_(sorted(logins))]
-    if kind is not None:
-        conditions.append(kind_of == kind)
-    return exists(select(1).select_from(element).where(*conditions))
+    return element, login, kind_of
 
 
 def number_forms(numbers: Collection[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """Search, sort and pages of the call and recording lists, their JSON, and the CSV export.
 
 The query parameters (``from``, ``to``, ``number``, ``direction``, ``object``,
-``min_duration``, ``max_duration``, ``call_id``, ``state``, ``sort``,
+``kind``, ``min_duration``, ``max_duration``, ``call_id``, ``state``, ``sort``,
 ``page``, ``page_size``, ``format``) become SQL conditions; the caller adds
 the account and the data scope.  Times are compared in UTC (an offset-less
 time is taken as UTC); ``to`` is exclusive.  Durations are in seconds.
@@ -16,14 +16,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, func, or_
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, func, or_, select, union
+from sqlalchemy.orm import aliased
 
 from callvault.store.models import CallRecord, Recording
 from callvault.web.context import as_utc, iso
-from callvault.web.datascope import object_in_call
+from callvault.web.datascope import object_in_call, object_kind_in_call
 
 CALL_SORTS = {"started_at", "-started_at", "duration", "-duration", "from", "-from", "to", "-to"}
 EXPORT_LIMIT = 10_000
+CALL_KINDS: dict[str, tuple[str, ...]] = {"queue": ("queue",), "ivr": ("ivr_menu", "ivr_api")}
+"""``kind``: calls that passed a queue, or an IVR menu / IVR API object."""
 _EPSILON = 0.001
 """Slack when comparing computed durations (SQLite's julianday arithmetic is not exact)."""
 
@@ -37,6 +40,7 @@ class ListQuery:
     number: str | None = None
     direction: str | None = None
     object_login: str | None = None
+    kind: str | None = None
     min_duration: float | None = None
     max_duration: float | None = None
     call_id: str | None = None
@@ -57,6 +61,9 @@ def list_query(
     number: Annotated[str | None, Query(max_length=64, description="any part of a number")] = None,
     direction: Annotated[Literal["inbound", "outbound", "internal"] | None, Query()] = None,
     object_login: Annotated[str | None, Query(alias="object", max_length=64)] = None,
+    kind: Annotated[
+        Literal["queue", "ivr"] | None, Query(description="passed a queue / IVR")
+    ] = None,
     min_duration: Annotated[float | None, Query(ge=0)] = None,
     max_duration: Annotated[float | None, Query(ge=0)] = None,
     call_id: Annotated[str | None, Query(max_length=40)] = None,
@@ -73,6 +80,7 @@ def list_query(
         number=number.strip() or None if number else None,
         direction=direction,
         object_login=object_login,
+        kind=kind,
         min_duration=min_duration,
         max_duration=max_duration,
         call_id=call_id,
@@ -118,6 +126,8 @@ def call_filters(query: ListQuery, dialect: str) -> list[ColumnElement[bool]]:
         out.append(CallRecord.direction == query.direction)
     if query.object_login:
         out.append(object_in_call(dialect, [query.object_login]))
+    if query.kind:
+        out.append(object_kind_in_call(dialect, CALL_KINDS.get(query.kind, ())))
     if query.call_id:
         out.append(CallRecord.id == query.call_id)
     return out + _durations(call_duration(dialect), query)
@@ -131,22 +141,52 @@ def recording_filters(query: ListQuery, dialect: str) -> list[ColumnElement[bool
     if query.date_to is not None:
         out.append(Recording.started_at < query.date_to)
     if query.number:
-        out.append(
-            or_(
-                Recording.caller_number.contains(query.number, autoescape=True),
-                CallRecord.from_number.contains(query.number, autoescape=True),
-                CallRecord.to_number.contains(query.number, autoescape=True),
-            )
-        )
+        out.append(_recording_has_number(query.number, dialect))
     if query.direction:
         out.append(CallRecord.direction == query.direction)
     if query.object_login:
         out.append(and_(CallRecord.id.is_not(None), object_in_call(dialect, [query.object_login])))
+    if query.kind:
+        kinds = CALL_KINDS.get(query.kind, ())
+        out.append(and_(CallRecord.id.is_not(None), object_kind_in_call(dialect, kinds)))
     if query.call_id:
         out.append(Recording.call_id == query.call_id)
     if query.state:
         out.append(Recording.state == query.state)
     return out + _durations(Recording.duration_ms / 1000.0, query)
+
+
+def _recording_has_number(fragment: str, dialect: str) -> ColumnElement[bool]:
+    """The recording's caller number, or its (outer-joined) call's from/to number, has ``fragment``.
+
+    On PostgreSQL written as ``recordings.id IN (by caller number UNION by a
+    matching call)``: each part is found by its trigram index and joined back
+    by primary key, where the ``OR`` across the outer join made it join every
+    call first (BENCHMARKS.md, "Call and recording lists at scale").  SQLite
+    has no index for a part of a string and scans either way; the plain ``OR``
+    is its better plan.  The same rows: a call matches through the list's own
+    ``(id, account_id)`` join.
+    """
+
+    def caller_has(recording: type[Recording]) -> ColumnElement[bool]:
+        return recording.caller_number.contains(fragment, autoescape=True)
+
+    def call_has(call: type[CallRecord]) -> ColumnElement[bool]:
+        return or_(
+            call.from_number.contains(fragment, autoescape=True),
+            call.to_number.contains(fragment, autoescape=True),
+        )
+
+    if dialect != "postgresql":
+        return or_(caller_has(Recording), call_has(CallRecord))
+    by_caller = aliased(Recording, name="number_recording")
+    by_call, call = aliased(Recording, name="number_call_recording"), aliased(CallRecord)
+    joined = and_(call.id == by_call.call_id, call.account_id == by_call.account_id)
+    matching = union(
+        select(by_caller.id).where(caller_has(by_caller)),
+        select(by_call.id).join(call, joined).where(call_has(call)),
+    )
+    return Recording.id.in_(matching)
 
 
 def sorted_calls(statement: Select[Any], query: ListQuery, dialect: str) -> Select[Any]:

@@ -6,8 +6,10 @@ refused.  A user with TOTP enabled must send a valid code with the password:
 without one the answer is ``totp_required`` (not a failure: the password was
 right), with a wrong one it counts as a failure.  Unknown accounts and e-mails
 get the same answer, after the same argon2 work, as a wrong password.
-A successful sign-in creates a :class:`~callvault.store.identity.WebSession`
-whose token goes into the cookie and whose CSRF token goes to the client.
+A sign-in from outside the account's login allow-list is refused first
+(:mod:`callvault.web.allowlist`).  A successful sign-in creates a
+:class:`~callvault.store.identity.WebSession` whose token goes into the
+cookie and whose CSRF token goes to the client.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callvault.store.identity import User, WebSession
 from callvault.store.models import Account
 from callvault.web import audit
+from callvault.web.allowlist import enforce
 from callvault.web.context import ApiContext, as_utc
 from callvault.web.errors import ApiError
 from callvault.web.security import digest, verify_password
@@ -101,6 +104,14 @@ async def login(
     if account is not None:
         user = await session.scalar(
             select(User).where(User.account_id == account.id, User.email == email.strip().lower())
+        )
+        await enforce(
+            session,
+            account.id,
+            ip,
+            actor=email.strip().lower()[:254],
+            user_id=user.id if user else None,
+            via="sign-in",
         )
     if user is not None and user.locked_until is not None and as_utc(user.locked_until) > now:
         raise _locked(user.locked_until, now)

@@ -264,6 +264,21 @@ async def authenticate(request: Request, session: AsyncSession) -> Principal:
     raise _unauthorized("sign in (POST /api/v1/auth/login) or send Authorization: Bearer cv_...")
 
 
+async def check_networks(request: Request, session: AsyncSession, principal: Principal) -> None:
+    """Refuse a token or session used from outside its account's login allow-list (403)."""
+    from callvault.web.allowlist import enforce  # the allow-list audits: imports this module
+
+    host = request.client.host if request.client else ""
+    await enforce(
+        session,
+        principal.account_id,
+        host,
+        actor=principal.actor,
+        user_id=principal.user.id,
+        via=principal.via,
+    )
+
+
 def require(*scopes: str) -> Callable[[Request, AsyncSession], Awaitable[Principal]]:
     """A FastAPI dependency: the authenticated :class:`Principal` holding every one of ``scopes``.
 
@@ -275,6 +290,7 @@ def require(*scopes: str) -> Callable[[Request, AsyncSession], Awaitable[Princip
 
     async def dependency(request: Request, session: Session) -> Principal:
         principal = await authenticate(request, session)
+        await check_networks(request, session, principal)
         missing = [scope for scope in scopes if not principal.has(scope)]
         if missing:
             raise ApiError(
