@@ -1,7 +1,7 @@
 """Where finished (encrypted) recordings live: a local directory or an S3 bucket.
 
 Both backends speak :class:`RecordingStorage`, an async protocol keyed by
-relative paths such as ``acme/2026/11/25/r-XXXX.opus.enc``.  Byte ranges are
+relative paths such as ``acme/2026/11/25/r-01JD5Z.opus.enc``.  Byte ranges are
 half-open, ``[start, end)``, like Python slices (an HTTP ``Range: bytes=a-b``
 is ``start=a, end=b + 1``); a range past the end is cut short, never an error.
 ``delete`` of a missing key is not an error either, so retries are safe.
