@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,6 +32,7 @@ from callvault.ivr.client import IvrClientSettings, IvrHttpClient, IvrResult
 from callvault.ivr.models import ErrorNo, IvrRequest, PlayAction, RequestError
 from callvault.ivr.signing import verify
 from callvault.ivr.ssrf import check_url
+from tests.asgi_server import serve_asgi
 from tests.certs import Certs, make_certs
 
 SECRETS = ["whsec_new", "whsec_old"]
@@ -82,31 +82,11 @@ async def serve(
     app: IvrApp, port: int = 0, tls: tuple[Path, Path] | None = None
 ) -> AsyncIterator[int]:
     """Run ``app`` with uvicorn on 127.0.0.1 (HTTPS when ``tls`` is (cert, key)); yield the port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(
-        app.asgi(),
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
-        ssl_certfile=str(tls[0]) if tls else None,
-        ssl_keyfile=str(tls[1]) if tls else None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        assert not task.done(), "server did not start"
-        await asyncio.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        app.release.set()
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve_asgi(app.asgi(), port=port, tls=tls, grace_s=2) as bound:
+        try:
+            yield bound
+        finally:
+            app.release.set()  # let held responses finish so the server can stop
 
 
 def free_port() -> int:

@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from sqlalchemy import select
 
 from callvault.store.identity import User
 from callvault.web.identity import create_token
 from callvault.web.security import role_scopes
+from tests.asgi_server import serve_asgi
 from tests.web.conftest import USERS, World
 
 
 @asynccontextmanager
 async def serve(app: Any, tls: tuple[Path, Path] | None = None) -> AsyncIterator[int]:
     """Run ``app`` with uvicorn on 127.0.0.1 (HTTPS when ``tls`` is (cert, key)); the port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=1,
-        ssl_certfile=str(tls[0]) if tls else None,
-        ssl_keyfile=str(tls[1]) if tls else None,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        assert not task.done(), "server did not start"
-        await asyncio.sleep(0.01)
-    try:
-        yield int(sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve_asgi(app, tls=tls) as port:
+        yield port
 
 
 async def token_for(world: World, who: str, scopes: list[str] | None = None) -> str:
