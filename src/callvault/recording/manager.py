@@ -363,7 +363,9 @@ class RecordingManager:
         self._pending_state[storage_key] = state  # the outbox's callback marks it
         stored = await self.outbox.submit(storage_key, sealed)
         if not stored:
-            await self._update(active.id, error="waiting for the storage to come back")
+            await self._update(
+                active.id, only_if_state="processing", error="waiting for the storage to come back"
+            )
         active.spool.unlink(missing_ok=True)
         where = "stored" if stored else "queued for upload"
         log.info("recording %s %s (%d ms, %d bytes)", active.id, where, audio.duration_ms,
@@ -381,10 +383,14 @@ class RecordingManager:
                 await session.commit()
                 await self._announce(row)
 
-    async def _update(self, recording_id: str, **values: Any) -> None:
+    async def _update(
+        self, recording_id: str, *, only_if_state: str | None = None, **values: Any
+    ) -> None:
+        """Change a recording's row; with ``only_if_state``, only while it is in that state
+        (the outbox may have delivered the file and marked it ready in the meantime)."""
         async with self.db.session() as session:
             row = await session.get(Recording, recording_id)
-            if row is None:
+            if row is None or (only_if_state is not None and row.state != only_if_state):
                 return
             for name, value in values.items():
                 setattr(row, name, value)
