@@ -49,7 +49,7 @@ def test_catalogs_have_the_same_keys_and_every_used_key() -> None:
     assert all(text.strip() for text in [*polish.values(), *english.values()])
     used = set()
     key = re.compile(r"""(?<!\w)[_t]\(\s*["']([a-z_0-9]+\.[a-z_.0-9-]*[a-z_0-9-])["']""")
-    for path in [*PANEL.glob("templates/*.html"), *PANEL.glob("*.py")]:
+    for path in [*PANEL.glob("templates/**/*.html"), *PANEL.glob("**/*.py")]:
         used |= set(key.findall(path.read_text()))
     missing = sorted(key for key in used if key not in polish)
     assert not missing and len(used) > 100

@@ -123,7 +123,7 @@ async def home(request: Request, session: Session) -> Response:
     except SignInRequired:
         return RedirectResponse("/login", status_code=303)
     for _ident, path, scope, _key in NAV:
-        if page.can(scope):
+        if scope is None or page.can(scope):
             return RedirectResponse(path, status_code=303)
     raise PanelError(page, 403, "error.forbidden")
 

@@ -1,7 +1,9 @@
 """The panel's languages: message catalogs (Polish and English), the language choice, formats.
 
 The catalogs are ``locales/pl.json`` and ``locales/en.json`` beside this
-module: flat ``{"key": "text"}`` maps with the same keys, the Polish words
+module, plus one pair per panel section in ``locales/<section>/pl.json`` and
+``locales/<section>/en.json`` (the admin screens'): flat ``{"key": "text"}``
+maps with the same keys -- a key defined twice is an error --, the Polish words
 taken from the project's glossary (``nagranie``, ``historia połączeń``,
 ``trwające połączenia``...).  Texts may hold ``{name}`` placeholders.
 
@@ -35,9 +37,16 @@ _DATE_FORMATS = {"pl": "%d.%m.%Y", "en": "%Y-%m-%d"}
 @cache
 def catalog(lang: str) -> dict[str, str]:
     """The messages of ``lang`` (read once)."""
-    data = json.loads((LOCALES / f"{lang}.json").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return {str(key): str(value) for key, value in data.items()}
+    merged: dict[str, str] = {}
+    for path in [LOCALES / f"{lang}.json", *sorted(LOCALES.glob(f"*/{lang}.json"))]:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a message catalog is a JSON object of key to text")
+        twice = sorted(set(data) & set(merged))
+        if twice:
+            raise ValueError(f"{path}: keys already defined in another catalog: {twice}")
+        merged.update({str(key): str(value) for key, value in data.items()})
+    return merged
 
 
 def choose_language(request: Request, user_language: str | None = None) -> tuple[str, bool]:

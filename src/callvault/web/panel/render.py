@@ -39,8 +39,10 @@ NAV = (
     ("calls", "/calls", "calls.read", "nav.calls"),
     ("recordings", "/recordings", "recordings.list", "nav.recordings"),
     ("live", "/live", "calls.read", "nav.live"),
+    ("jobs", "/jobs", None, "nav.jobs"),
+    ("admin", "/admin", None, "nav.admin"),
 )
-"""The panel's sections: id, path, the scope that shows it, the label's key."""
+"""The panel's sections: id, path, the scope that shows it (``None``: anyone), the label's key."""
 
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -124,7 +126,7 @@ class Page:
         nav = [
             {"id": ident, "path": path, "label": self.t(key)}
             for ident, path, scope, key in NAV
-            if principal is not None and principal.has(scope)
+            if principal is not None and (scope is None or principal.has(scope))
         ]
         html = templates.get_template(template).render(
             _=self.t,
