@@ -20,11 +20,17 @@ own ("SQL ms": the best of 7 direct runs, which a busy machine disturbs
 less than the HTTP timings); the table shows the scans it used, ``--plans
 DIR`` keeps the whole plans.
 
+``--totals`` compares something else, at head only: "before" counts every
+matching row for the list's ``total`` (as the API did until it capped the
+count), "after" is today's count up to
+:data:`callvault.web.listing.TOTAL_CAP`.
+
 PostgreSQL gets its own schema in the ``test`` database (dropped at the
 end); SQLite a file in a temporary directory.  Run::
 
     .venv/bin/python -m benchmarks.bench_listing
     .venv/bin/python -m benchmarks.bench_listing --pg-calls 200000 --sqlite-calls 0 --plans /tmp/p
+    .venv/bin/python -m benchmarks.bench_listing --totals     # exact vs capped totals
 
 Timing never goes into the tests; this is the place.
 """
@@ -383,6 +389,17 @@ def _or_across_join(fragment: str, dialect: str) -> ColumnElement[bool]:
 
 
 @contextlib.contextmanager
+def exact_totals() -> Iterator[None]:
+    """Count every matching row for a list's ``total`` (the API before the capped count)."""
+    saved = listing.TOTAL_CAP
+    listing.TOTAL_CAP = 10**15
+    try:
+        yield
+    finally:
+        listing.TOTAL_CAP = saved
+
+
+@contextlib.contextmanager
 def original_queries() -> Iterator[None]:
     """Run the "before" stage with the queries of the code before the listing indexes."""
     saved = datascope._jsonb_contains, listing._recording_has_number
@@ -603,6 +620,8 @@ async def run(url: str, calls: int, args: argparse.Namespace, label: str) -> str
         None,
     )  # fmt: skip
     previous = revision.down_revision if revision is not None else "head"
+    if args.totals:
+        previous, revision = "head", None
     assert isinstance(previous, str)
     try:
         await asyncio.to_thread(command.upgrade, config, previous)
@@ -621,11 +640,15 @@ async def run(url: str, calls: int, args: argparse.Namespace, label: str) -> str
         await asyncio.to_thread(analyze, url)
         case_list = cases(now, seeded.call_id)
         print(f"{label}: before (revision {previous})")
-        with original_queries():
+        with exact_totals() if args.totals else original_queries():
             before = await measure(db, seeded, case_list, samples=args.samples,
                                    budget_s=args.budget)  # fmt: skip
         dump_plans(args.plans, f"{label}-before", before)
         after = None
+        if args.totals:
+            print(f"{label}: after (totals counted up to {listing.TOTAL_CAP})")
+            after = await measure(db, seeded, case_list, samples=args.samples, budget_s=args.budget)
+            dump_plans(args.plans, f"{label}-after", after)
         if revision is not None:
             t0 = time.perf_counter()
             await asyncio.to_thread(command.upgrade, config, "head")
@@ -647,6 +670,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30, help="timed requests per case")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per case at most")
     parser.add_argument("--plans", type=Path, default=None, help="write the EXPLAIN output here")
+    parser.add_argument(
+        "--totals", action="store_true", help="at head: exact totals (before) vs capped (after)"
+    )
     args = parser.parse_args()
     sections = []
     if args.sqlite_calls:

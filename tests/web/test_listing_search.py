@@ -9,6 +9,10 @@ call record yet), a literal ``%``, and the team and account scopes.
 
 from __future__ import annotations
 
+import pytest
+
+from callvault.web import listing
+from callvault.web.panel import filters
 from tests.web.conftest import World
 
 
@@ -31,3 +35,30 @@ async def test_recording_number_search_finds_both_ways_within_the_scope(world: W
     assert await _recording_ids(world, "team_leader", "800900") == set()
     assert await _recording_ids(world, "administrator", "%") == set()
     assert await _recording_ids(world, "beta_admin", "1234567") == {world.recordings["foreign"]}
+
+
+
+async def test_totals_are_counted_up_to_the_cap_and_the_pager_says_more_than(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = await world.signed_in("administrator")
+    exact = (await admin.get("/api/v1/calls", params={"page_size": 1})).json()
+    calls = exact["total"]
+    assert exact["total_exact"] is True and calls >= 3
+    monkeypatch.setattr(listing, "TOTAL_CAP", calls - 1)
+    capped = (await admin.get("/api/v1/calls", params={"page_size": 1})).json()
+    assert capped["total"] == calls - 1 and capped["total_exact"] is False
+    assert len(capped["items"]) == 1
+    monkeypatch.setattr(listing, "TOTAL_CAP", 1)
+    recordings = (await admin.get("/api/v1/recordings", params={"page_size": 1})).json()
+    assert recordings["total"] == 1 and recordings["total_exact"] is False
+    # The panel: a full page says "more than"; the last page knows the total again.
+    monkeypatch.setattr(filters, "PAGE_SIZES", (1, 25))
+    first = await admin.get("/calls", params={"page_size": 1, "lang": "en"})
+    assert "1–1 of more than 1" in first.text and 'rel="next"' in first.text
+    assert "Page 1<" in first.text
+    whole = await admin.get("/calls", params={"page_size": 25, "lang": "en"})
+    assert f"1–{calls} of {calls}<" in whole.text and 'rel="next"' not in whole.text
+    monkeypatch.setattr(listing, "TOTAL_CAP", calls)
+    counted = (await admin.get("/api/v1/calls", params={"page_size": 1})).json()
+    assert counted["total"] == calls and counted["total_exact"] is True

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from callvault.store.models import CallRecord, Recording
 from callvault.web import audit
@@ -25,6 +25,7 @@ from callvault.web.listing import (
     call_filters,
     call_json,
     calls_csv,
+    capped_total,
     list_query,
     recording_json,
     sorted_calls,
@@ -68,13 +69,14 @@ async def list_calls(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="calls-{stamp}.csv"'},
         )
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    total, exact = await capped_total(session, statement)
     page = await session.scalars(ordered.limit(query.page_size).offset(query.offset))
     return {
         "items": [call_json(row) for row in page],
         "page": query.page,
         "page_size": query.page_size,
-        "total": int(total or 0),
+        "total": total,
+        "total_exact": exact,
     }
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callvault.recording.storage import StorageError
@@ -29,6 +29,7 @@ from callvault.web.errors import ApiError, not_found
 from callvault.web.listing import (
     EXPORT_LIMIT,
     ListQuery,
+    capped_total,
     list_query,
     recording_filters,
     recording_json,
@@ -107,7 +108,7 @@ async def list_recordings(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="recordings-{stamp}.csv"'},
         )
-    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    total, exact = await capped_total(session, statement)
     page = await session.execute(
         order(statement, query).limit(query.page_size).offset(query.offset)
     )
@@ -115,7 +116,8 @@ async def list_recordings(
         "items": [recording_json(row, call) for row, call in page],
         "page": query.page,
         "page_size": query.page_size,
-        "total": int(total or 0),
+        "total": total,
+        "total_exact": exact,
     }
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, func, or_, select, union
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from callvault.store.models import CallRecord, Recording
@@ -25,6 +26,10 @@ from callvault.web.datascope import object_in_call, object_kind_in_call
 
 CALL_SORTS = {"started_at", "-started_at", "duration", "-duration", "from", "-from", "to", "-to"}
 EXPORT_LIMIT = 10_000
+TOTAL_CAP = 10_000
+"""A list counts its matching rows up to this many: past it, ``total`` is the cap and
+``total_exact`` is false (an exact count of 100 000 rows in a data scope costs
+seconds on PostgreSQL; see BENCHMARKS.md)."""
 CALL_KINDS: dict[str, tuple[str, ...]] = {"queue": ("queue",), "ivr": ("ivr_menu", "ivr_api")}
 """``kind``: calls that passed a queue, or an IVR menu / IVR API object."""
 _EPSILON = 0.001
@@ -343,3 +348,16 @@ def calls_csv(rows: list[CallRecord]) -> str:
 def recordings_csv(rows: list[tuple[Recording, CallRecord | None]]) -> str:
     """The recordings as CSV (header row first)."""
     return _csv(RECORDING_CSV_COLUMNS, [recording_json(row, call) for row, call in rows])
+
+
+async def capped_total(session: AsyncSession, statement: Select[Any]) -> tuple[int, bool]:
+    """How many rows ``statement`` matches, counting at most :data:`TOTAL_CAP` + 1 of them.
+
+    The answer is ``(total, exact)``: the exact count when it is at most the
+    cap, else ``(TOTAL_CAP, False)`` -- "more than 10 000".  The count reads
+    no further than the row after the cap, so it costs the same for a list
+    of 11 000 rows as for one of a million.
+    """
+    limited = statement.limit(TOTAL_CAP + 1).subquery()
+    counted = int(await session.scalar(select(func.count()).select_from(limited)) or 0)
+    return min(counted, TOTAL_CAP), counted <= TOTAL_CAP

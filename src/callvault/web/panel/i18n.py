@@ -115,6 +115,11 @@ class Translator:
         minutes, secs = divmod(rest, 60)
         return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
+    def count(self, value: int) -> str:
+        """A count with the language's thousands separator: ``10 000`` / ``10,000``."""
+        text = f"{value:,}"
+        return text.replace(",", "\u00a0") if self.lang == "pl" else text
+
     def size(self, value: int | None) -> str:
         """A byte count as kB / MB with the language's decimal sign."""
         if not value:

@@ -42,16 +42,23 @@ def hops(objects: list[Any]) -> str:
     return HOP.join(str(hop.get("login", "")) for hop in objects if isinstance(hop, dict))
 
 
-def _pages(total: int, filters: Filters) -> dict[str, Any]:
+def _pages(found: dict[str, Any], filters: Filters) -> dict[str, Any]:
+    """The pager: "1–50 of 230", page links; past the count's cap, "of more than 10 000"."""
+    total, exact = int(found["total"]), bool(found.get("total_exact", True))
+    shown = len(found["items"])
+    if not exact and 0 < shown < filters.page_size:  # the last page: now the total is known
+        total, exact = (filters.page - 1) * filters.page_size + shown, True
     count = max(1, math.ceil(total / filters.page_size))
+    more = not exact and shown == filters.page_size
     return {
         "total": total,
+        "exact": exact,
         "page": filters.page,
         "count": count,
         "first": (filters.page - 1) * filters.page_size + 1 if total else 0,
-        "last": min(total, filters.page * filters.page_size),
+        "last": (filters.page - 1) * filters.page_size + shown,
         "prev": filters.link(page=filters.page - 1) if filters.page > 1 else "",
-        "next": filters.link(page=filters.page + 1) if filters.page < count else "",
+        "next": filters.link(page=filters.page + 1) if filters.page < count or more else "",
     }
 
 
@@ -105,7 +112,7 @@ async def calls_page(request: Request, session: Session, ctx: Context) -> Respon
         "calls.html",
         section="calls",
         rows=rows,
-        pages=_pages(found["total"], filters),
+        pages=_pages(found, filters),
         csv_url=_csv_link("/api/v1/calls", query),
         **_form(page, filters, recordings=False),
     )
@@ -144,7 +151,7 @@ async def recordings_page(request: Request, session: Session, ctx: Context) -> R
         "recordings.html",
         section="recordings",
         rows=rows,
-        pages=_pages(found["total"], filters),
+        pages=_pages(found, filters),
         csv_url=_csv_link("/api/v1/recordings", query),
         deleted=request.query_params.get("deleted", "")[:40],
         **_form(page, filters, recordings=True),
