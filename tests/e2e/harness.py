@@ -243,6 +243,51 @@ def start_sipp(
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
 
 
+def start_baresip(
+    home: Path,
+    node: Node,
+    login: str,
+    password: str,
+    *commands: str,
+    seconds: int,
+    source: Path,
+    rtp_ports: tuple[int, int] = (19100, 19120),
+    dump_dir: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """baresip (headless) as ``login``@acme.test's phone: registers through ``node``, auto-answers.
+
+    ``source`` is the 8 kHz mono WAV it sends (baresip hangs up when it ends);
+    ``commands`` run at start (e.g. ``/dial 101``); it quits after ``seconds``.
+    With ``dump_dir`` the sndfile module writes what it hears there (``*-dec.wav``).
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    config = [
+        "poll_method epoll",
+        f"sip_listen 127.0.0.1:{free_port()}",
+        f"audio_source aufile,{source}",
+        "audio_srate 8000",
+        "audio_channels 1",
+        f"rtp_ports {rtp_ports[0]}-{rtp_ports[1]}",
+        "module_path /usr/lib/baresip/modules",
+        "module g711.so",
+        "module aufile.so",
+        "module_app account.so",
+        "module_app menu.so",
+    ]
+    if dump_dir is not None:
+        dump_dir.mkdir(parents=True, exist_ok=True)
+        config += ["module sndfile.so", f"snd_path {dump_dir}"]
+    (home / "config").write_text("\n".join([*config, ""]))
+    (home / "accounts").write_text(
+        f'<sip:{login}@acme.test>;auth_pass={password};outbound="sip:127.0.0.1:{node.sip_port}";'
+        "regint=60;answermode=auto;audio_codecs=PCMU\n"
+    )
+    command = ["baresip", "-f", str(home), "-t", str(seconds)]
+    for extra in commands:
+        command += ["-e", extra]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
 def read_stats(path: Path) -> dict[str, str]:
     """The last row of SIPp's -trace_stat CSV as a dict."""
     if not path.exists():

@@ -25,6 +25,7 @@ from tests.e2e.harness import (
     phone_scenario,
     provision_acme,
     run_sipp,
+    start_baresip,
     start_node,
     start_sipp,
 )
@@ -48,32 +49,9 @@ def node(tmp_path: Path) -> Iterator[Node]:
 def _baresip(home: Path, node: Node, *commands: str, seconds: int) -> subprocess.Popen[bytes]:
     home.mkdir(parents=True, exist_ok=True)
     write_wav(home / "tone.wav", b"\x10\x00\x00\x01" * 8000 * 20)
-    (home / "config").write_text(
-        "\n".join(
-            [
-                "poll_method epoll",
-                f"sip_listen 127.0.0.1:{free_port()}",
-                f"audio_source aufile,{home / 'tone.wav'}",
-                "audio_srate 8000",
-                "audio_channels 1",
-                "rtp_ports 19100-19120",
-                "module_path /usr/lib/baresip/modules",
-                "module g711.so",
-                "module aufile.so",
-                "module_app account.so",
-                "module_app menu.so",
-                "",
-            ]
-        )
+    return start_baresip(
+        home, node, "anna", "an-pass", *commands, seconds=seconds, source=home / "tone.wav"
     )
-    (home / "accounts").write_text(
-        f'<sip:anna@acme.test>;auth_pass=an-pass;outbound="sip:127.0.0.1:{node.sip_port}";'
-        "regint=60;answermode=auto;audio_codecs=PCMU\n"
-    )
-    command = ["baresip", "-f", str(home), "-t", str(seconds)]
-    for extra in commands:
-        command += ["-e", extra]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def _register_jan(tmp_path: Path, node: Node, contact_port: int) -> None:

@@ -1,6 +1,6 @@
 """Call recording end to end: rules, stereo capture, DTMF pause, crash recovery, S3 outage.
 
-Real parts only: SIPp callers, a real ``callvault serve`` (killed with
+Real parts only: SIPp callers, a baresip softphone, a real ``callvault serve`` (killed with
 SIGKILL in one test), SeaweedFS as the S3 store.  Recordings are decrypted
 with the node's own master key and checked against the audio that was
 actually sent: the caller's SIPp capture on the left channel, the prompt the
@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from callvault.demo import sounds
 from callvault.ivr.signing import verify
-from callvault.media.wav import load_wav_8k
+from callvault.media.wav import load_wav_8k, write_wav
 from callvault.recording.crypto import DataKey, KeyRing, decrypt_file
 from callvault.recording.rule_store import add_rule
 from callvault.recording.rules import RecordingRule
@@ -47,6 +47,7 @@ from tests.e2e.harness import (
     read_pcap_udp,
     render_scenario,
     run_sipp,
+    start_baresip,
     start_node,
     start_sipp,
 )
@@ -59,6 +60,7 @@ RECORDED = "221234530"  # a menu: greeting, then goodbye
 PAUSABLE = "221234531"  # a queue without agents: welcome, position, music
 NOT_RECORDED = "221234532"
 HOTLINE = "221234533"  # a queue with one agent, recorded with an announcement
+DESK = "221234534"  # a person's SIP account, answered by a real softphone (baresip)
 
 
 async def _provision(url: str) -> None:
@@ -85,6 +87,8 @@ async def _provision(url: str) -> None:
             "queue", "support", settings={"members": ["agent1"], "welcome_prompt": None}
         )
         await scope.add_number(HOTLINE, target_login="support")
+        await scope.create_object("sip_account", "desk", settings={"password": "desk-pass"})
+        await scope.add_number(DESK, target_login="desk")
         await add_rule(scope, RecordingRule.model_validate({
             "name": "hotline", "priority": 30, "conditions": {"numbers": [HOTLINE]},
             "decision": {"mode": "mixed", "format": "mp3", "announcement": "connecting"},
@@ -98,6 +102,11 @@ async def _provision(url: str) -> None:
             "name": "queue-pausable", "priority": 20,
             "conditions": {"numbers": [PAUSABLE]},
             "decision": {"mode": "stereo", "format": "opus", "allow_dtmf_pause": True},
+        }))  # fmt: skip
+        await add_rule(scope, RecordingRule.model_validate({
+            "name": "desk-stereo", "priority": 40,
+            "conditions": {"directions": ["inbound"], "numbers": ["+48" + DESK]},
+            "decision": {"mode": "stereo", "format": "wav"},
         }))  # fmt: skip
         await session.commit()
     await db.close()
@@ -424,3 +433,73 @@ def test_blind_transfer_by_refer_keeps_one_recording_and_announces_to_the_new_pa
     assert abs(recording.duration_ms / 1000 - call_s) < 1.5
     notifies = (tmp_path / "agent1-messages.log").read_text(errors="replace")
     assert "SIP/2.0 100 Trying" in notifies and "SIP/2.0 200 OK" in notifies
+
+
+def _phone_signal(seconds: int) -> npt.NDArray[np.float64]:
+    """Band-limited noise (300-3400 Hz, fixed seed): matches itself at one lag only."""
+    noise = np.random.default_rng(2024).standard_normal(8000 * seconds)
+    spectrum = np.fft.rfft(noise)
+    hz = np.fft.rfftfreq(len(noise), 1 / 8000)
+    spectrum[(hz < 300) | (hz > 3400)] = 0
+    signal_ = np.fft.irfft(spectrum, len(noise))
+    return 0.1 * signal_ / float(np.sqrt(np.mean(signal_**2)))
+
+
+def test_call_answered_by_a_softphone_records_the_phones_own_audio_on_the_callee_channel(
+    node: Node, db_url: str, tmp_path: Path
+) -> None:
+    """An inbound call to a DID that rings a person's baresip is recorded in stereo.
+
+    The left channel carries what the SIPp caller sent, the right one what the
+    real softphone sent (a known noise signal from its WAV file, not the
+    caller's audio); the softphone heard the caller; the call has exactly one
+    recording, whose explanation names the rule that chose it.
+    """
+    sent = _phone_signal(30)  # baresip hangs up when its source ends: outlast the call
+    home = tmp_path / "desk-phone"
+    home.mkdir()
+    write_wav(home / "signal.wav", np.round(sent * 32767).astype("<i2").tobytes())
+    phone = start_baresip(home, node, "desk", "desk-pass", seconds=40,
+                          source=home / "signal.wav", rtp_ports=(19200, 19220),
+                          dump_dir=home / "heard")  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while "desk@acme.test registered" not in node.log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "desk@acme.test registered" in node.log(), node.log()
+        talk = render_scenario(tmp_path, "uac_caller_hangs_up.xml", "desk-call")
+        result = run_sipp(str(talk), node.uri_host, tmp=tmp_path, service=DESK, timeout_s=40)
+        assert result.returncode == 0, result.output + node.log()
+        node.wait_idle()
+    finally:
+        phone.terminate()
+        output = phone.communicate(timeout=20)[0].decode(errors="replace")
+    assert "call established" in output.lower(), output + node.log()
+    recording = _wait_state(db_url, {"ready", "failed"})
+    assert recording.state == "ready", recording.error
+    recordings, calls, _ = asyncio.run(_rows(db_url))
+    assert [r.call_id for r in recordings] == [calls[-1].id], "one recording for the call"
+    assert calls[-1].objects == [{"kind": "sip_account", "login": "desk"}]
+    assert recording.rule_name == "desk-stereo" and recording.mode == "stereo"
+    (chosen,) = [check for check in recording.explanation if check["matched"]]
+    assert chosen["name"] == "desk-stereo"
+    assert f"number 48{DESK} in" in " ".join(chosen["reasons"]), chosen
+    assert calls[-1].recording["rule"] == "desk-stereo"
+    sealed = asyncio.run(LocalStorage(node.data_dir / "recordings").read_range(
+        str(recording.storage_key), 0, recording.size_bytes * 2 + 1_000_000))  # fmt: skip
+    audio = _stereo(_decrypted(db_url, node.data_dir, sealed, tmp_path))
+    # 1.5 s from the middle of what each side sent: wholly inside the 3 s recording
+    caller_sent, phone_sent = _pcap_audio()[4000:16000], sent[4000:16000]
+    left_caller, _ = best_correlation(audio[:, 0], caller_sent)
+    right_phone, _ = best_correlation(audio[:, 1], phone_sent)
+    left_phone, _ = best_correlation(audio[:, 0], phone_sent)
+    right_caller, _ = best_correlation(audio[:, 1], caller_sent)
+    assert left_caller > 0.8, f"caller's audio on the left channel: {left_caller:.2f}"
+    assert right_phone > 0.8, f"the softphone's audio on the right channel: {right_phone:.2f}"
+    assert left_phone < 0.3, f"the softphone is not on the caller's channel: {left_phone:.2f}"
+    assert right_caller < 0.3, f"the caller is not on the softphone's channel: {right_caller:.2f}"
+    (dump,) = (home / "heard").glob("*-dec.wav")
+    with wave.open(str(dump)) as reader:
+        heard = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2") / 32768.0
+    phone_heard, _ = best_correlation(heard, caller_sent)
+    assert phone_heard > 0.8, f"the softphone heard the caller: {phone_heard:.2f}"
