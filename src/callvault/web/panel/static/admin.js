@@ -11,7 +11,8 @@
    screen's script as a "callvault:answer" event on the form, and the form
    stays), or a URL to go to.  data-confirm asks first.  A button with
    data-api (outside a form) works the same with no body.  Errors are shown
-   in the form's [data-error] element (made when missing), with the API's
+   in the form's [data-error] element (made when missing; for a button,
+   right after it), with the API's
    message and the field problems it lists. */
 "use strict";
 (function () {
@@ -55,13 +56,16 @@
   }
 
   function showError(host, text) {
-    let box = host.querySelector("[data-error]");
-    if (!box) {
+    const button = host.matches("button");
+    let box = button ? host.nextElementSibling : host.querySelector("[data-error]");
+    if (!box || !("error" in box.dataset)) {
+      if (!text) return;
       box = document.createElement("p");
       box.dataset.error = "";
       box.className = "error";
       box.setAttribute("role", "alert");
-      host.appendChild(box);
+      if (button) host.after(box);
+      else host.appendChild(box);
     }
     box.textContent = text;
     box.hidden = !text;
