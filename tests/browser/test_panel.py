@@ -14,7 +14,7 @@ from typing import Any
 import pyotp
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
-from tests.browser.conftest import Panel, sign_in
+from tests.browser.conftest import Panel, sign_in, totp_code
 from tests.web.conftest import PASSWORD, USERS
 
 Shoot = Callable[[Page, str], Path]
@@ -66,7 +66,7 @@ def test_sign_in_with_totp_find_play_and_download(
     )
     page.get_by_role("button", name="Potwierdź").click()
     expect(page.get_by_role("alert")).to_have_text("Nieprawidłowy kod weryfikacyjny.")
-    code.fill(totp.now())
+    code.fill(totp_code(panel))
     page.get_by_role("button", name="Potwierdź").click()
     expect(page).to_have_url(re.compile(r"/calls$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Historia połączeń")

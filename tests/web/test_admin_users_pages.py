@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 import httpx
 
+from callvault.store.identity import User
 from callvault.web.api_webhooks import EventName
+from callvault.web.identity import enable_totp
 from callvault.web.security import CSRF_HEADER
 from tests.web.conftest import PASSWORD, World
 
@@ -183,3 +186,21 @@ async def test_screens_speak_english(world: World) -> None:
         text = html.unescape(page.text)
         assert heading in text and english in text and polish not in text, path
         assert '<html lang="en">' in text
+
+
+async def test_a_locked_user_with_2fa_gets_unlock_and_reset_buttons(world: World) -> None:
+    admin = await world.signed_in("administrator")
+    users = {u["email"]: u for u in (await admin.get("/api/v1/users")).json()}
+    auditor = users["audit@acme.example"]["id"]
+    async with world.db.session() as session:
+        user = await session.get(User, auditor)
+        assert user is not None
+        user.locked_until = datetime.now(UTC) + timedelta(minutes=10)
+        enable_totp(user)
+        await session.commit()
+    page = (await admin.get("/admin/users")).text
+    patch = f'data-api="PATCH /api/v1/users/{auditor}"'
+    assert page.count(patch) == 3  # edit, unlock, reset 2FA
+    assert 'name="unlock"' in page and 'name="reset_totp"' in page
+    jan = users["jan@acme.example"]["id"]
+    assert html.unescape(page).count(f'PATCH /api/v1/users/{jan}"') == 1  # just edit

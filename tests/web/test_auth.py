@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -293,3 +294,44 @@ async def _audit_actions(world: World) -> list[dict[str, Any]]:
     async with world.db.session() as session:
         rows = await session.scalars(select(AuditEntry).where(AuditEntry.actor == "cli"))
         return [{"action": row.action} for row in rows]
+
+
+async def test_a_verification_code_is_taken_once_and_an_admin_can_unlock_or_reset_2fa(
+    world: World,
+) -> None:
+    async with world.db.session() as session:
+        user = await session.get(User, (await _user(world, "auditor")).id)
+        assert user is not None
+        enable_totp(user)
+        secret, user_id = user.totp_secret, user.id
+        await session.commit()
+    assert secret
+    totp = pyotp.TOTP(secret)
+    code = totp.now()
+    first = await (await world.client()).post(LOGIN, json=credentials("auditor", totp_code=code))
+    assert first.status_code == 200
+    again = await (await world.client()).post(LOGIN, json=credentials("auditor", totp_code=code))
+    assert (again.status_code, again.json()["error"]) == (401, "totp_reused")
+    earlier = totp.at(time.time() - 30)
+    older = await (await world.client()).post(LOGIN, json=credentials("auditor", totp_code=earlier))
+    assert older.status_code == 401, "a code older than the one taken is refused too"
+    later = totp.at(time.time() + 30)
+    ahead = await (await world.client()).post(LOGIN, json=credentials("auditor", totp_code=later))
+    assert ahead.status_code == 200, "the next step's code (clock drift) is good once"
+
+    for _ in range(MAX_FAILURES):
+        await (await world.client()).post(LOGIN, json=credentials("auditor", "wrong password"))
+    locked = await (await world.client()).post(LOGIN, json=credentials("auditor"))
+    assert locked.status_code == 423
+    admin = await world.signed_in("administrator")
+    listed = {u["id"]: u for u in (await admin.get("/api/v1/users")).json()}
+    assert listed[user_id]["locked_until"] and listed[user_id]["totp_enabled"]
+    changed = await admin.patch(f"/api/v1/users/{user_id}", json={"unlock": True})
+    assert changed.status_code == 200 and changed.json()["locked_until"] is None
+    reset = await admin.patch(f"/api/v1/users/{user_id}", json={"reset_totp": True})
+    assert reset.json()["totp_enabled"] is False
+    plain = await (await world.client()).post(LOGIN, json=credentials("auditor"))
+    assert plain.status_code == 200, "unlocked, and no code asked once 2FA is reset"
+    jan = await world.signed_in("consultant")
+    refused = await jan.patch(f"/api/v1/users/{user_id}", json={"unlock": True})
+    assert refused.status_code == 403

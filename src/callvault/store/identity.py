@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -47,6 +48,8 @@ class User(Base):
     data_scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sip_login: Mapped[str | None] = mapped_column(String(64), nullable=True)
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The RFC 6238 time step of the last code accepted: a code is good once (section 5.2)."""
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     language: Mapped[str] = mapped_column(String(2), default="pl")

@@ -71,6 +71,10 @@ class UserPatch(BaseModel):
     name: str | None = Field(None, max_length=200)
     sip_login: str | None = Field(None, max_length=64, description='"" clears it')
     language: Literal["pl", "en"] | None = None
+    unlock: bool = Field(False, description="lift a lock after failed sign-ins")
+    reset_totp: bool = Field(
+        False, description="turn two-step verification off (the user sets it up again)"
+    )
 
 
 class RoleIn(BaseModel):
@@ -162,7 +166,7 @@ async def add_user(
 async def change_user(
     user_id: RowId, body: UserPatch, request: Request, principal: Manager, session: Session
 ) -> dict[str, Any]:
-    """Change a user's role, data scope, name, SIP login or language."""
+    """Change a user's role, data scope, name, SIP login or language; unlock; reset 2FA."""
     user = await _user(session, principal, user_id)
     await _grantable(session, principal, user.role)
     if body.role is not None:
@@ -174,6 +178,10 @@ async def change_user(
         user.name = body.name
     if body.language is not None and body.language in LANGUAGES:
         user.language = body.language
+    if body.unlock:
+        user.failed_logins, user.locked_until = 0, None
+    if body.reset_totp:
+        user.totp_secret = None
     scope = body.data_scope.model_dump() if body.data_scope else dict(user.data_scope)
     try:
         checked = data_scope_json(

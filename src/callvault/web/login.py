@@ -77,6 +77,21 @@ async def _fail(session: AsyncSession, user: User, now: datetime, ip: str, why: 
     return _invalid()
 
 
+def totp_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step ``code`` belongs to (now, or one step either side for clock drift).
+
+    RFC 6238 section 5.2: a verifier should accept one step of drift and must
+    not accept a code a second time, so the caller remembers the step it
+    accepted and refuses that step and earlier ones.
+    """
+    totp = pyotp.TOTP(secret)
+    for offset in (0, -1, 1):
+        moment = now + timedelta(seconds=offset * totp.interval)
+        if secrets.compare_digest(totp.at(moment), code):
+            return int(totp.timecode(moment))
+    return None
+
+
 def _locked(until: datetime | None, now: datetime) -> ApiError:
     seconds = max(1, int((as_utc(until or now) - now).total_seconds()))
     return ApiError(
@@ -127,8 +142,16 @@ async def login(
                 "enter the verification code from your authenticator app",
                 error="totp_required",
             )
-        if not pyotp.TOTP(user.totp_secret).verify(totp_code.strip(), valid_window=1):
+        step = totp_step(user.totp_secret, totp_code.strip(), now)
+        if step is None:
             raise await _fail(session, user, now, ip, "totp")
+        if user.totp_last_step is not None and step <= user.totp_last_step:
+            raise ApiError(
+                401,
+                "this verification code was already used: wait for the next one",
+                error="totp_reused",
+            )
+        user.totp_last_step = step
     user.failed_logins, user.locked_until = 0, None
     token = secrets.token_urlsafe(32)
     row = WebSession(

@@ -176,14 +176,17 @@ async def login_submit(request: Request, session: Session, ctx: Context) -> Resp
     except ValidationError:
         status, error = 401, page.t("login.error.invalid")
     except ApiError as exc:
-        if exc.error in ("totp_required", "invalid_totp"):
+        if exc.error in ("totp_required", "invalid_totp", "totp_reused"):
             if not pending_id:
                 if len(pending_store) >= MAX_PENDING:
                     pending_store.clear()
                 pending_id = new_secret()
                 expires = now + PENDING_SECONDS
                 pending_store[pending_id] = PendingLogin(account, email, password, expires)
-            error = page.t("login.error.totp") if exc.error == "invalid_totp" else ""
+            error = {
+                "invalid_totp": page.t("login.error.totp"),
+                "totp_reused": page.t("login.error.totp_reused"),
+            }.get(exc.error, "")
             return _login_page(
                 page, step="totp", pending=pending_id, error=error, next_path=next_path
             )
