@@ -81,7 +81,9 @@ def test_sign_in_with_totp_find_play_and_download(
     rows.get_by_role("link", name="48601200300", exact=True).click()
     expect(page).to_have_url(re.compile(r"/recordings/r-manager$"))
 
-    page.wait_for_function("document.getElementById('player-audio').readyState >= 1")
+    expect(page.locator("#waveform")).to_be_visible()  # drawn from the stored peaks
+    opened = _audit(playwright, panel, action="recording.listen", target_id="r-manager")
+    assert opened == [], "opening the page is not a listen: the audio loads on Play"
     page.get_by_role("button", name="Odsłuchaj").click()
     page.wait_for_function("document.getElementById('player-audio').currentTime > 1.0")
     assert _current_time(page) > 1.0

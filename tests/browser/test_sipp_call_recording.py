@@ -297,7 +297,8 @@ def test_sipp_call_recording_is_found_played_and_downloaded_with_audit_by_totp_u
     expect(page).to_have_url(re.compile(rf"/recordings/{re.escape(recording_id)}$"))
     expect(page.locator(f'a[href="/calls?call_id={call_id}"]')).to_have_text(call_id)
 
-    page.wait_for_function("document.getElementById('player-audio').readyState >= 1")
+    expect(page.locator("#waveform")).to_be_visible()
+    assert operator.audit("recording.listen", recording_id) == [], "opening is not listening"
     page.get_by_role("button", name="Odsłuchaj").click()
     page.wait_for_function("document.getElementById('player-audio').currentTime > 1.0")
     assert _current_time(page) > 1.0
@@ -319,6 +320,6 @@ def test_sipp_call_recording_is_found_played_and_downloaded_with_audit_by_totp_u
 
     downloads = operator.audit("recording.download", recording_id)
     assert [entry["actor"] for entry in downloads] == [LEADER]
-    # written when the player first asks for the audio from byte 0 (on opening the page)
+    # written when the player first asks for the audio from byte 0 (on Play)
     listens = operator.audit("recording.listen", recording_id)
     assert listens and {entry["actor"] for entry in listens} == {LEADER}

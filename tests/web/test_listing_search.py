@@ -37,7 +37,6 @@ async def test_recording_number_search_finds_both_ways_within_the_scope(world: W
     assert await _recording_ids(world, "beta_admin", "1234567") == {world.recordings["foreign"]}
 
 
-
 async def test_totals_are_counted_up_to_the_cap_and_the_pager_says_more_than(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -55,10 +54,10 @@ async def test_totals_are_counted_up_to_the_cap_and_the_pager_says_more_than(
     # The panel: a full page says "more than"; the last page knows the total again.
     monkeypatch.setattr(filters, "PAGE_SIZES", (1, 25))
     first = await admin.get("/calls", params={"page_size": 1, "lang": "en"})
-    assert "1–1 of more than 1" in first.text and 'rel="next"' in first.text
+    assert "1\u20131 of more than 1" in first.text and 'rel="next"' in first.text
     assert "Page 1<" in first.text
     whole = await admin.get("/calls", params={"page_size": 25, "lang": "en"})
-    assert f"1–{calls} of {calls}<" in whole.text and 'rel="next"' not in whole.text
+    assert f"1\u2013{calls} of {calls}<" in whole.text and 'rel="next"' not in whole.text
     monkeypatch.setattr(listing, "TOTAL_CAP", calls)
     counted = (await admin.get("/api/v1/calls", params={"page_size": 1})).json()
     assert counted["total"] == calls and counted["total_exact"] is True

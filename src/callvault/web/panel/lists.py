@@ -43,7 +43,7 @@ def hops(objects: list[Any]) -> str:
 
 
 def _pages(found: dict[str, Any], filters: Filters) -> dict[str, Any]:
-    """The pager: "1–50 of 230", page links; past the count's cap, "of more than 10 000"."""
+    """The pager: "1-50 of 230", page links; past the count's cap, "of more than 10 000"."""
     total, exact = int(found["total"]), bool(found.get("total_exact", True))
     shown = len(found["items"])
     if not exact and 0 < shown < filters.page_size:  # the last page: now the total is known
@@ -153,6 +153,7 @@ async def recordings_page(request: Request, session: Session, ctx: Context) -> R
         rows=rows,
         pages=_pages(found, filters),
         csv_url=_csv_link("/api/v1/recordings", query),
+        export_url="/api/v1/jobs/export?" + urlencode(api_params(query)),
         deleted=request.query_params.get("deleted", "")[:40],
         **_form(page, filters, recordings=True),
     )
