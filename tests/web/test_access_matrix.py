@@ -27,6 +27,8 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
         "download": NO,
         "share": NO,
         "notes": NO,
+        "hold": NO,
+        "release": NO,
         "delete": NO,
     },
     "team_leader": {
@@ -36,6 +38,8 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
         "download": (200, 200, 404, 404),
         "share": (201, 201, 404, 404),
         "notes": (201, 201, 404, 404),
+        "hold": NO,
+        "release": NO,
         "delete": NO,
     },
     "administrator": {
@@ -45,6 +49,8 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
         "download": (200, 200, 200, 404),
         "share": (201, 201, 201, 404),
         "notes": (201, 201, 201, 404),
+        "hold": (200, 200, 200, 404),
+        "release": (200, 200, 200, 404),
         "delete": (204, 204, 204, 404),
     },
     "auditor": {
@@ -54,10 +60,24 @@ EXPECTED: dict[str, dict[str, tuple[int, ...]]] = {
         "download": NO,
         "share": NO,
         "notes": NO,
+        "hold": NO,
+        "release": NO,
         "delete": NO,
     },
 }
 AUDIT = {"consultant": 403, "team_leader": 403, "administrator": 200, "auditor": 200}
+HOLDS: dict[str, dict[tuple[str, str], int]] = {
+    role: {
+        ("GET", "/api/v1/holds/recordings"): 200 if role == "administrator" else 403,
+        ("GET", "/api/v1/holds/numbers"): 200 if role == "administrator" else 403,
+        ("PUT", "/api/v1/holds/numbers/600100001"): 200 if role == "administrator" else 403,
+        ("DELETE", "/api/v1/holds/numbers/600100001"): 204 if role == "administrator" else 403,
+        ("GET", "/api/v1/deletions"): AUDIT[role],
+    }
+    for role in AUDIT
+}
+"""Per role: the account-wide legal-hold and deletion-log endpoints (``audit.read`` reads the
+deletion log; holds need ``recordings.delete``, number holds also the account data scope)."""
 LISTED = {
     "consultant": ({"own"}, {"c-own", "c-outbound"}),
     "team_leader": ({"own", "team"}, {"c-own", "c-team"}),
@@ -81,6 +101,10 @@ async def _do(client: httpx.AsyncClient, action: str, world: World, name: str) -
         return await client.post(recording + "/share", json={"expires_in_s": 3600})
     if action == "notes":
         return await client.post(recording + "/notes", json={"text": "follow up"})
+    if action == "hold":
+        return await client.put(recording + "/hold")
+    if action == "release":
+        return await client.delete(recording + "/hold")
     assert action == "delete"
     return await client.delete(recording)
 
@@ -103,6 +127,13 @@ async def test_role_matrix(world: World, role: str) -> None:
     assert actual == EXPECTED[role]
     assert (await client.get("/api/v1/audit")).status_code == AUDIT[role]
     assert (await client.get("/api/v1/audit/verify")).status_code == AUDIT[role]
+
+
+@pytest.mark.parametrize("role", list(HOLDS))
+async def test_holds_and_deletion_log_by_role(world: World, role: str) -> None:
+    client = await world.signed_in(role)
+    actual = {key: (await client.request(*key)).status_code for key in HOLDS[role]}
+    assert actual == HOLDS[role]
 
 
 @pytest.mark.parametrize("role", list(EXPECTED))
@@ -153,6 +184,13 @@ async def test_hidden_and_missing_look_the_same(world: World) -> None:
         ("POST", "/api/v1/recordings/r-own/share"),
         ("DELETE", "/api/v1/recordings/r-own"),
         ("GET", "/api/v1/recordings/r-own/notes"),
+        ("PUT", "/api/v1/recordings/r-own/hold"),
+        ("DELETE", "/api/v1/recordings/r-own/hold"),
+        ("GET", "/api/v1/holds/recordings"),
+        ("GET", "/api/v1/holds/numbers"),
+        ("PUT", "/api/v1/holds/numbers/600100001"),
+        ("DELETE", "/api/v1/holds/numbers/600100001"),
+        ("GET", "/api/v1/deletions"),
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/tokens"),
     ],

@@ -272,10 +272,11 @@ async def delete_object(
 
 
 def install_admin_api(app: FastAPI, ctx: AdminContext) -> None:
-    """Mount the admin resources, the live event stream and the reports on ``app``."""
+    """Mount the admin resources, the live event stream, the reports and legal holds on ``app``."""
     from callvault.web import (
         api_connection,
         api_events,
+        api_holds,
         api_prompts,
         api_reports,
         api_rules_admin,
@@ -292,3 +293,4 @@ def install_admin_api(app: FastAPI, ctx: AdminContext) -> None:
     app.include_router(api_webhooks.router)
     app.include_router(api_events.router)
     app.include_router(api_reports.router)
+    app.include_router(api_holds.router)
