@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from callvault.web.panel.admin import SCREENS
 from tests.web.conftest import World
 
 
@@ -43,3 +44,17 @@ async def test_tokens_screen_lists_the_users_own_tokens_and_offers_only_role_sco
     admin = await world.signed_in("administrator")
     theirs = await admin.get("/admin/tokens")
     assert ">crm<" not in theirs.text and "users.manage" in theirs.text
+
+
+async def test_every_admin_screen_exists_and_refuses_a_role_without_its_scope(
+    world: World,
+) -> None:
+    admin = await world.signed_in("administrator")
+    jan = await world.signed_in("consultant")
+    for screen in SCREENS:
+        opened = await admin.get(screen.path)
+        assert opened.status_code == 200, screen.path
+        assert f'id="admin-{screen.id}"' in opened.text
+        expected = 200 if screen.scope is None else 403
+        assert (await jan.get(screen.path)).status_code == expected, screen.path
+    assert (await jan.get("/jobs")).status_code == 200
