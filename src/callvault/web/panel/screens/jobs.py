@@ -66,7 +66,9 @@ def job_row(t: Translator, job: dict[str, Any]) -> dict[str, Any]:
         "state": job["state"],
         "state_label": t(f"js.jobs_state_{job['state']}"),
         "progress": job["progress"],
-        "message": job["message"],
+        # a finished job's result is summarised in the page's language; the runner's own
+        # (English) message is for jobs in progress and for failures
+        "message": "" if job["state"] == "done" and summary else job["message"],
         "download": job["download"],
         "summary": summary,
         "report": result.get("items", []) if job["kind"] == "erase" else [],

@@ -77,7 +77,8 @@
     state.className = "badge job-" + job.state;
     row.querySelector("progress").value = job.progress;
     row.querySelector('[data-field="percent"]').textContent = job.progress + "%";
-    row.querySelector('[data-field="message"]').textContent = job.message || "";
+    const summarised = job.state === "done" && summary(messages, job);
+    row.querySelector('[data-field="message"]').textContent = summarised ? "" : job.message || "";
     if (changed) drawResult(messages, row.querySelector('[data-field="result"]'), job);
   }
 
