@@ -95,7 +95,7 @@ def kind_choice(t: Translator, kind: str, addons: frozenset[str]) -> dict[str, A
     return {
         "kind": kind,
         "label": f"{label} ({t('objects.needs_addon')})" if needs_addon else label,
-        "keys": ", ".join(OBJECT_SETTINGS[kind].model_fields),
+        "setting_names": ", ".join(OBJECT_SETTINGS[kind].model_fields),
         "example": as_json(EXAMPLES[kind], indent=2),
     }
 
