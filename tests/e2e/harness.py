@@ -253,8 +253,9 @@ def start_baresip(
     source: Path,
     rtp_ports: tuple[int, int] = (19100, 19120),
     dump_dir: Path | None = None,
+    domain: str = "acme.test",
 ) -> subprocess.Popen[bytes]:
-    """baresip (headless) as ``login``@acme.test's phone: registers through ``node``, auto-answers.
+    """baresip (headless) as ``login``@``domain``'s phone: registers through ``node``, auto-answers.
 
     ``source`` is the 8 kHz mono WAV it sends (baresip hangs up when it ends);
     ``commands`` run at start (e.g. ``/dial 101``); it quits after ``seconds``.
@@ -279,7 +280,7 @@ def start_baresip(
         config += ["module sndfile.so", f"snd_path {dump_dir}"]
     (home / "config").write_text("\n".join([*config, ""]))
     (home / "accounts").write_text(
-        f'<sip:{login}@acme.test>;auth_pass={password};outbound="sip:127.0.0.1:{node.sip_port}";'
+        f'<sip:{login}@{domain}>;auth_pass={password};outbound="sip:127.0.0.1:{node.sip_port}";'
         "regint=60;answermode=auto;audio_codecs=PCMU\n"
     )
     command = ["baresip", "-f", str(home), "-t", str(seconds)]

@@ -12,6 +12,7 @@ from callvault.config import Settings
 from callvault.node import build_node
 from callvault.store.seed import seed_demo
 from callvault.web.app import create_app
+from callvault.web.demo import seed_demo_panel
 
 log = logging.getLogger("callvault.serve")
 
@@ -25,6 +26,7 @@ async def run_node(settings: Settings) -> int:
     try:
         await asyncio.to_thread(node.db.migrate)
         demo = await seed_demo(node.db)
+        panel = await seed_demo_panel(node.db) if demo is not None else None
     except Exception as exc:
         print(
             f"callvault: cannot prepare the database {node.db.url}: {exc}\n"
@@ -39,8 +41,16 @@ async def run_node(settings: Settings) -> int:
                 f"password {password}",
                 file=sys.stderr,
             )
+    if panel is not None:
+        print(
+            f"demo panel: http://{settings.http_host}:{settings.http_port}/ "
+            f"account {panel.account}, e-mail {panel.email}, password {panel.password} "
+            "(calls to the demo DID are recorded)",
+            file=sys.stderr,
+        )
     engine = node.engine
     await node.recordings.start()
+    await node.registrar.start()  # phones registered before a restart stay reachable
     try:
         sip = await engine.start()
     except OSError as exc:
@@ -86,6 +96,7 @@ async def run_node(settings: Settings) -> int:
     log.info("shutting down: ending %d live calls", len(engine.calls))
     await engine.shutdown()
     await node.recordings.stop()
+    await node.registrar.stop()
     await node.db.close()
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):

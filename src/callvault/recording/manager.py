@@ -205,14 +205,13 @@ class RecordingManager:
                 )
             )
         timezone = account.timezone if account else "Europe/Warsaw"
+        inbound = call.data.get("direction") == "inbound"
         facts = CallFacts(
             call_id=call.id,
             direction=str(call.data.get("direction", "inbound")),
             from_number=normalize_or_raw(call.from_user),
             to_number=normalize_or_raw(call.to_user),
-            number=normalize_or_raw(call.to_user)
-            if call.data.get("direction") == "inbound"
-            else None,
+            number=call.data.get("number") or (inbound and normalize_or_raw(call.to_user)) or None,
             objects=[(o["kind"], o["login"]) for o in call.data.get("objects", [])],
             started_at=datetime.fromtimestamp(call.started_at, UTC),
         )

@@ -27,6 +27,8 @@ class Destination:
     login: str
     settings: dict[str, Any]
     number_label: str = ""
+    number: str | None = None
+    """The account DID (E.164 digits) the call reached this object through, if any."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Directory:
             target = number.target
             return Destination(
                 account.id, account.slug, target.kind.value, target.login,
-                dict(target.settings), number.label,
+                dict(target.settings), number.label, number.e164,
             )  # fmt: skip
 
     async def internal(self, domain: str, login_or_extension: str) -> Destination | None:

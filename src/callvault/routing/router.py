@@ -129,6 +129,8 @@ class DataRouter:
             direction=direction,
             number_label=destination.number_label,
         )
+        if destination.number is not None:
+            call.data["number"] = destination.number
         call.trace.add(
             "call", "routed", account=destination.account_slug, object_kind=destination.kind,
             login=destination.login, direction=direction,
