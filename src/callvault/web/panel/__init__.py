@@ -2,7 +2,8 @@
 
 Pages: ``/login`` and ``/logout``, ``/calls`` (historia połączeń),
 ``/recordings`` and ``/recordings/{id}`` (nagrania, with the waveform player),
-``/live`` (trwające połączenia), ``/jobs`` (zadania w tle) and the admin
+``/live`` (trwające połączenia), ``/jobs`` (zadania w tle), ``/audit``
+(dziennik audytu) and the admin
 screens under ``/admin`` (ustawienia, :mod:`callvault.web.panel.admin`).
 Every page authenticates with the panel session and calls the API's own
 query functions, so the access checks and data scopes are the API's; what a
@@ -22,7 +23,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from callvault.engine.call import Call
-from callvault.web.panel import admin, auth_pages, lists, live, recording_view, screens
+from callvault.web.panel import (
+    admin,
+    audit_log,
+    auth_pages,
+    lists,
+    live,
+    recording_view,
+    screens,
+)
 from callvault.web.panel.render import STATIC, PanelState, install_handlers
 
 __all__ = ["install_panel"]
@@ -36,7 +45,7 @@ def install_panel(app: FastAPI, live_calls: Callable[[], Iterable[Call]] = tuple
     app.state.callvault_panel = PanelState(live_calls)
     install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="panel-static")
-    for module in (auth_pages, lists, recording_view, live, admin):
+    for module in (auth_pages, lists, recording_view, live, audit_log, admin):
         app.include_router(module.router)
     for found in sorted(pkgutil.iter_modules(screens.__path__), key=lambda m: m.name):
         screen = importlib.import_module(f"{screens.__name__}.{found.name}")

@@ -40,6 +40,7 @@ NAV = (
     ("recordings", "/recordings", "recordings.list", "nav.recordings"),
     ("live", "/live", "calls.read", "nav.live"),
     ("jobs", "/jobs", None, "nav.jobs"),
+    ("audit", "/audit", "audit.read", "nav.audit"),
     ("admin", "/admin", None, "nav.admin"),
 )
 """The panel's sections: id, path, the scope that shows it (``None``: anyone), the label's key."""
