@@ -2,7 +2,7 @@
 
 Pages: ``/login`` and ``/logout``, ``/calls`` (historia połączeń),
 ``/recordings`` and ``/recordings/{id}`` (nagrania, with the waveform player),
-``/live`` (trwające połączenia), ``/jobs`` (zadania w tle), ``/audit``
+``/live`` (trwające połączenia), ``/reports`` (raporty), ``/jobs`` (zadania w tle), ``/audit``
 (dziennik audytu) and the admin
 screens under ``/admin`` (ustawienia, :mod:`callvault.web.panel.admin`).
 Every page authenticates with the panel session and calls the API's own
@@ -30,6 +30,7 @@ from callvault.web.panel import (
     lists,
     live,
     recording_view,
+    reports,
     screens,
 )
 from callvault.web.panel.render import STATIC, PanelState, install_handlers
@@ -45,7 +46,7 @@ def install_panel(app: FastAPI, live_calls: Callable[[], Iterable[Call]] = tuple
     app.state.callvault_panel = PanelState(live_calls)
     install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="panel-static")
-    for module in (auth_pages, lists, recording_view, live, audit_log, admin):
+    for module in (auth_pages, lists, recording_view, live, reports, audit_log, admin):
         app.include_router(module.router)
     for found in sorted(pkgutil.iter_modules(screens.__path__), key=lambda m: m.name):
         screen = importlib.import_module(f"{screens.__name__}.{found.name}")

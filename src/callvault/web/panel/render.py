@@ -39,6 +39,7 @@ NAV = (
     ("calls", "/calls", "calls.read", "nav.calls"),
     ("recordings", "/recordings", "recordings.list", "nav.recordings"),
     ("live", "/live", "calls.read", "nav.live"),
+    ("reports", "/reports", "calls.read", "nav.reports"),
     ("jobs", "/jobs", None, "nav.jobs"),
     ("audit", "/audit", "audit.read", "nav.audit"),
     ("admin", "/admin", None, "nav.admin"),
