@@ -13,7 +13,8 @@ DAYS = {"date_from": "2026-11-26", "date_to": "2026-11-28"}
 
 def _rows(html: str) -> dict[str, list[str]]:
     table = html.split('id="report"', 1)[1]
-    found = re.findall(r'<th scope="row">([^<]+)</th>\s*((?:<td class="num">[^<]*</td>\s*)+)', table)
+    row = r'<th scope="row">([^<]+)</th>\s*((?:<td class="num">[^<]*</td>\s*)+)'
+    found = re.findall(row, table)
     return {label: re.findall(r'<td class="num">([^<]*)</td>', cells) for label, cells in found}
 
 
