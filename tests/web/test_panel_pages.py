@@ -17,7 +17,7 @@ from starlette.datastructures import QueryParams
 
 from callvault.engine.call import Call
 from callvault.store.identity import User
-from callvault.web.panel import i18n
+from callvault.web.panel import i18n, recording_view
 from callvault.web.panel.filters import read_filters
 from callvault.web.panel.render import TEMPLATES
 from tests.web.conftest import BASE_URL, PASSWORD, USERS, World
@@ -209,3 +209,17 @@ async def test_pages_apply_the_accounts_login_networks(world: World) -> None:
     assert moved.status_code == 403 and "tylko z sieci firmy" in moved.text
     refused = await _form_login(outsider, "auditor")
     assert refused.status_code == 403 and "tylko z sieci firmy" in refused.text
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("sip:0601234588@127.0.0.1:53573", "48601234588"),
+        ("<sip:jan@acme.test>", "jan"),
+        ("sip:agent1@127.0.0.1:5070;transport=udp", "agent1"),
+        ("sips:+48221234567@pbx.example", "48221234567"),
+        ("48600100001", "48600100001"),
+    ],
+)
+def test_a_legs_party_is_shown_as_its_user_or_number(uri: str, shown: str) -> None:
+    assert recording_view._party(uri) == shown

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request, Response
 
 from callvault.cli.calls import describe
 from callvault.store.models import CallRecord
+from callvault.store.numbers import normalize_or_raw
 from callvault.web.api_recordings import hold_reason, list_notes, visible_recording
 from callvault.web.context import Context, Session
 from callvault.web.errors import ApiError
@@ -69,19 +70,33 @@ def timeline(trace: list[Any]) -> list[dict[str, str]]:
     return rows
 
 
+def _party(uri: str) -> str:
+    """A leg's party for people: ``sip:0601234588@10.0.0.5:5060`` -> ``48601234588``.
+
+    The user part of a SIP URI (RFC 3261 section 19.1.1), as an E.164 number
+    when it is one in any usual form; other text as it is.
+    """
+    text = uri.strip().strip("<>")
+    if text.lower().startswith(("sip:", "sips:")):
+        user, _, host = text.split(":", 1)[1].partition("@")
+        text = user if host else user.split(";")[0]
+    return normalize_or_raw(text) if text else ""
+
+
 def participants(t: Translator, rec: dict[str, Any], call: CallRecord | None) -> list[str]:
     """Who took part: the caller, the called number, the objects and phones on the way."""
     caller = rec["caller_number"] or (call.from_number if call else "")
     people = [f"{t('rec.caller')}: {caller or DASH}"]
     if call is None:
         return people
-    people.append(f"{t('rec.called')}: {call.to_number or DASH}")
-    known = {caller, call.from_number, call.to_number}
+    called = normalize_or_raw(call.to_number) if call.to_number else ""
+    people.append(f"{t('rec.called')}: {called or DASH}")
+    known = {caller, call.from_number, call.to_number, called}
     for hop in call.objects:
         if isinstance(hop, dict):
             known.add(str(hop.get("login", "")))
             people.append(f"{t.label('object', hop.get('kind'))}: {hop.get('login', '')}")
-    parties = [str(leg.get("party") or "") for leg in call.legs if isinstance(leg, dict)]
+    parties = [_party(str(leg.get("party") or "")) for leg in call.legs if isinstance(leg, dict)]
     others = [party for party in dict.fromkeys(parties) if party and party not in known]
     people.extend(f"{t('rec.leg')}: {party}" for party in others)
     return people
