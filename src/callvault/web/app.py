@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from callvault import __version__
 from callvault.engine.engine import Engine
+from callvault.metrics import node_registry
 from callvault.recording.manager import RecordingManager
 from callvault.store.db import Database
 from callvault.store.models import CallRecord
@@ -76,6 +78,13 @@ def create_app(
             "live_calls": len(engine.calls),
             "sip": f"{engine.stack.listen[0]}:{engine.stack.listen[1]}",
         }
+
+    metrics = node_registry(engine, recordings)  # this node's own, not the global registry
+
+    @app.get("/metrics", dependencies=[Depends(operator)], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format, read from the live state (callvault.metrics)."""
+        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/calls/live", dependencies=[Depends(operator)])
     async def live_calls() -> list[dict[str, Any]]:
