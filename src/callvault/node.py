@@ -17,6 +17,7 @@ from callvault.routing.directory import Directory
 from callvault.routing.history import CallHistory
 from callvault.routing.router import DataRouter
 from callvault.store.db import Database
+from callvault.store.registrations import RegistrationStore
 from callvault.webhooks import WebhookSender
 
 
@@ -48,6 +49,7 @@ def build_node(settings: Settings) -> Node:
         directory.sip_account,
         algorithms=settings.sip_auth_algorithms,
         on_auth_failure=guard.auth_failed,
+        store=RegistrationStore(db),  # bindings survive restarts; start() loads them
     )
     guard.trusted = registrar.registered_sources
     auth = None

@@ -6,19 +6,41 @@ setting the digest check uses (realm = the domain).  Bindings live in
 memory, several per login, each with its expiry and the address the
 REGISTER came from -- calls go there, which keeps phones behind NAT reachable
 (the flow-token idea of RFC 5626, without the extensions).
+
+Persistence.  The in-memory dict is the cache every INVITE reads
+(:meth:`Registrar.lookup` never touches the database).  With a
+:class:`BindingStore` (``callvault.store.registrations``, the ``registrations``
+table) every REGISTER that changed a login's bindings is written through
+before the 2xx goes out -- a failed or slow write is logged with the login
+and retried later, never failing the REGISTER -- and :meth:`Registrar.start`
+loads the live bindings back, so a restarted node reaches its phones without
+waiting for them to re-register.  A background task deletes expired rows
+(every 60 s), retries failed writes and, every 30 s, refreshes the cache from
+the table.  Bindings over TCP point at the phone's connection, which a
+restart closes: those phones are reachable again once they reconnect.
+
+Several nodes on one database: each writes only the contacts its REGISTERs
+touched, so they do not erase each other's phones, and each sees the others'
+phones at start and after the next refresh (up to 30 s late; a login found
+nowhere in memory is not looked up in the database).  A fully shared
+registrar -- every lookup consistent across nodes -- is future work.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from callvault.engine.auth import AuthDecision, InboundAuth
 from callvault.sip.digest import DigestCredentials, DigestError
+from callvault.sip.errors import SipParseError
 from callvault.sip.headers import NameAddress
 from callvault.sip.message import Request, Response, build_response
 from callvault.sip.uri import SipUri, is_digits
@@ -29,6 +51,10 @@ log = logging.getLogger("callvault.registrar")
 DEFAULT_EXPIRES = 3600
 MIN_EXPIRES = 60
 MAX_EXPIRES = 7200
+SAVE_TIMEOUT_S = 5.0
+"""A write-through slower than this is abandoned (and retried by the maintenance task)."""
+REFRESH_S = 30.0
+PURGE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,46 @@ class Binding:
 
 
 CredentialLookup = Callable[[str, str], Awaitable[SipAccountRef | None]]
+Key = tuple[int, str]
+"""(account id, login): one address-of-record."""
+
+
+class StoredBinding(Protocol):
+    """A binding as the store gives it back (plain values; times in epoch seconds)."""
+
+    @property
+    def account_id(self) -> int: ...
+    @property
+    def login(self) -> str: ...
+    @property
+    def contact(self) -> str: ...
+    @property
+    def source_host(self) -> str: ...
+    @property
+    def source_port(self) -> int: ...
+    @property
+    def transport(self) -> str: ...
+    @property
+    def expires_at(self) -> float: ...
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def cseq(self) -> int: ...
+
+
+class BindingStore(Protocol):
+    """Where the registrar keeps its bindings across restarts (``store.registrations``)."""
+
+    async def save(
+        self, account_id: int, login: str, bindings: Sequence[Binding], removed: Collection[str]
+    ) -> None:
+        """Upsert ``bindings`` (keyed by contact text); delete the ``removed`` contacts."""
+
+    async def load_live(self, now: float) -> Sequence[StoredBinding]:
+        """Every binding not expired at ``now``."""
+
+    async def purge(self, now: float) -> int:
+        """Delete the bindings expired at ``now``; how many."""
 
 
 class Registrar:
@@ -89,14 +155,25 @@ class Registrar:
         algorithms: tuple[str, ...] = ("MD5",),
         clock: Callable[[], float] = time.time,
         on_auth_failure: Callable[[str], None] | None = None,
+        store: BindingStore | None = None,
     ) -> None:
         self._lookup = lookup
+        self._store = store
         self._algorithms = algorithms
         self._clock = clock
         self._secret = secrets.token_bytes(32)
         self._auth: dict[str, InboundAuth] = {}
-        self._bindings: dict[tuple[int, str], dict[str, Binding]] = {}
+        self._bindings: dict[Key, dict[str, Binding]] = {}
         self.on_auth_failure = on_auth_failure
+        # write-through bookkeeping (only with a store):
+        self._pending: dict[Key, set[str]] = {}
+        """Logins changed in memory and not saved yet -> contacts removed meanwhile."""
+        self._saving: set[Key] = set()
+        self._touched: dict[Key, int] = {}
+        """Local change counter per login: a refresh keeps what changed after it began."""
+        self._version = 0
+        self._save_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
 
     def _auth_for(self, domain: str, password: str) -> InboundAuth:
         auth = self._auth.get(domain)
@@ -136,7 +213,11 @@ class Registrar:
         if decision.username != login:
             self._failed(source, f"{decision.username} may not register {login}")
             return self._reply(request, 403, reason="Forbidden")
-        return self._update(request, ref, source, transport)
+        response = self._update(request, ref, source, transport)
+        key = (ref.account_id, ref.login)
+        if key in self._pending:
+            await self._flush(key)
+        return response
 
     async def authenticate(
         self, request: Request, source: Address, local: Address | None = None
@@ -196,6 +277,7 @@ class Registrar:
         if any(c.uri is None for c in contacts):
             if len(contacts) != 1 or default != 0:
                 return self._reply(request, 400, reason="'Contact: *' needs Expires: 0 alone")
+            self._changed(key, bindings)
             bindings.clear()
         for contact in contacts:
             if contact.uri is None:
@@ -209,6 +291,7 @@ class Registrar:
                 return self._reply(request, 500, reason="CSeq out of order")
             if expires == 0:
                 bindings.pop(text, None)
+                self._changed(key, [text])  # also when another node registered it
                 continue
             bindings[text] = Binding(
                 contact=contact.uri,
@@ -218,6 +301,7 @@ class Registrar:
                 call_id=request.call_id,
                 cseq=cseq,
             )
+            self._changed(key)
         self._purge(key, now)
         current = self._bindings.get(key, {})
         log.info("%s@%s registered %d contact(s)", ref.login, ref.domain, len(current))
@@ -228,7 +312,7 @@ class Registrar:
         extra.append(("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))))
         return self._reply(request, 200, headers=extra)
 
-    def _purge(self, key: tuple[int, str], now: float) -> None:
+    def _purge(self, key: Key, now: float) -> None:
         bindings = self._bindings.get(key)
         if bindings is None:
             return
@@ -246,6 +330,124 @@ class Registrar:
     def registered_sources(self) -> set[str]:
         """Addresses of every phone with a live binding (exempt from rate limits)."""
         return {b.source[0] for bs in self._bindings.values() for b in bs.values()}
+
+    # -- persistence (a BindingStore: write-through, load at start) ------------
+    def _changed(self, key: Key, removed: Iterable[str] = ()) -> None:
+        """Note that ``key``'s bindings changed in memory (``removed``: contacts dropped)."""
+        if self._store is None:
+            return
+        self._pending.setdefault(key, set()).update(removed)
+        self._touch(key)
+
+    def _touch(self, key: Key) -> None:
+        self._version += 1
+        self._touched[key] = self._version
+
+    async def _flush(self, key: Key) -> None:
+        """Write ``key``'s bindings through; a failure is logged and retried later."""
+        try:
+            await asyncio.wait_for(self._save(key), SAVE_TIMEOUT_S)
+        except Exception as exc:  # the REGISTER is answered all the same
+            account_id, login = key
+            log.warning("saving the bindings of %s (account %d) failed: %s",
+                        login, account_id, str(exc) or type(exc).__name__)  # fmt: skip
+
+    async def _save(self, key: Key) -> None:
+        assert self._store is not None
+        async with self._save_lock:  # one write at a time: the last one has the latest state
+            removed = self._pending.pop(key, None)
+            if removed is None:
+                return  # written meanwhile
+            current = dict(self._bindings.get(key, {}))
+            self._saving.add(key)
+            saved = False
+            try:
+                await self._store.save(key[0], key[1], list(current.values()),
+                                       removed - current.keys())  # fmt: skip
+                saved = True
+            finally:
+                self._saving.discard(key)
+                self._touch(key)
+                if not saved:
+                    self._pending.setdefault(key, set()).update(removed)
+
+    async def restore(self) -> int:
+        """Load the store's live bindings into memory (a starting node); how many.
+
+        Also the periodic refresh: a login whose bindings changed here since
+        the read began, or that has a write pending, keeps its memory.
+        """
+        if self._store is None:
+            return 0
+        stamp = self._version
+        rows = await self._store.load_live(self._clock())
+        fresh: dict[Key, dict[str, Binding]] = {}
+        for row in rows:
+            try:
+                contact = SipUri.parse(row.contact)
+            except SipParseError as exc:
+                log.warning("stored contact of %s unreadable: %s", row.login, exc)
+                continue
+            fresh.setdefault((row.account_id, row.login), {})[row.contact] = Binding(
+                contact=contact,
+                expires_at=row.expires_at,
+                source=(row.source_host, row.source_port),
+                transport=row.transport,
+                call_id=row.call_id,
+                cseq=row.cseq,
+            )
+        for key in fresh.keys() | self._bindings.keys():
+            if self._touched.get(key, 0) > stamp or key in self._pending or key in self._saving:
+                continue
+            if key in fresh:
+                self._bindings[key] = fresh[key]
+            else:
+                self._bindings.pop(key, None)
+        self._touched = {k: v for k, v in self._touched.items() if v > stamp}
+        return sum(len(b) for b in fresh.values())
+
+    async def start(self, *, refresh_s: float | None = REFRESH_S, purge_s: float = PURGE_S) -> None:
+        """Load the live bindings, then maintain the store in the background (with a store)."""
+        if self._store is None or self._task is not None:
+            return
+        try:
+            log.info("restored %d registered contact(s)", await self.restore())
+        except Exception as exc:
+            log.warning("cannot load the stored registrations: %s", exc)
+        self._task = asyncio.create_task(self._maintain(refresh_s, purge_s))
+
+    async def stop(self) -> None:
+        """End the background task; one last try at writes still pending."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for key in list(self._pending):
+            await self._flush(key)
+
+    async def _maintain(self, refresh_s: float | None, purge_s: float) -> None:
+        """Retry failed writes, refresh the cache (``refresh_s``), purge expired rows."""
+        assert self._store is not None
+        step = min(refresh_s or purge_s, purge_s)
+        last_purge = time.monotonic()
+        while True:
+            await asyncio.sleep(step)
+            for key in list(self._pending):
+                await self._flush(key)
+            try:
+                if refresh_s:
+                    await self.restore()
+                if time.monotonic() - last_purge >= purge_s - 0.001:
+                    last_purge = time.monotonic()
+                    now = self._clock()
+                    for key in list(self._bindings):
+                        self._purge(key, now)
+                    removed = await self._store.purge(now)
+                    if removed:
+                        log.info("purged %d expired registration(s)", removed)
+            except Exception as exc:
+                log.warning("registrations maintenance failed: %s", exc)
 
 
 def _tag() -> str:
