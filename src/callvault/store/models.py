@@ -175,6 +175,31 @@ Index(
 ).ddl_if(dialect="postgresql")
 
 
+class CallHop(Base):
+    """One element of a call's ``objects`` (or the phone that placed it), as a narrow row.
+
+    Written by database triggers on ``calls`` (migration 0011), never by the app:
+    ``position`` is the element's index in ``CallRecord.objects`` and ``kind`` /
+    ``login`` its ``"kind"`` / ``"login"`` (NULL when not strings); an outbound or
+    internal call also has a row at position -1 of kind ``caller`` whose login is
+    its ``from_number``.  The data scopes (callvault.web.datascope) read these
+    instead of the wide ``calls`` rows.
+    """
+
+    __tablename__ = "call_hops"
+    __table_args__ = (
+        Index("ix_call_hops_account_login", "account_id", "login", "kind", "call_id"),
+    )
+
+    call_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    login: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class RecordingRuleRow(Base):
     """A stored recording rule (:class:`callvault.recording.rules.RecordingRule` as JSON)."""
 
@@ -325,4 +350,4 @@ class Webhook(Base):
 # The access-control tables (and the background jobs' table, store.jobs) live in
 # their own modules; importing them here puts them into ``Base.metadata`` for
 # Alembic and the migration tests.
-from callvault.store import access, identity, jobs  # noqa: E402, F401
+from callvault.store import access, identity, jobs, registrations  # noqa: E402, F401

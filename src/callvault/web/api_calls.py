@@ -47,7 +47,7 @@ async def list_calls(
     """The caller's visible calls matching the search: one page, or all of them as CSV."""
     statement = select(CallRecord).where(
         CallRecord.account_id == principal.account_id,
-        call_condition(principal.data_scope, ctx.dialect),
+        call_condition(principal.data_scope, principal.account_id),
         *call_filters(query, ctx.dialect),
     )
     ordered = sorted_calls(statement, query, ctx.dialect)
@@ -81,15 +81,13 @@ async def list_calls(
 
 
 @router.get("/{call_id}")
-async def get_call(
-    call_id: str, principal: Reader, session: Session, ctx: Context
-) -> dict[str, Any]:
+async def get_call(call_id: str, principal: Reader, session: Session) -> dict[str, Any]:
     """One call with its legs and IVR API trace, and the recordings the caller may see."""
     row = await session.scalar(
         select(CallRecord).where(
             CallRecord.id == call_id,
             CallRecord.account_id == principal.account_id,
-            call_condition(principal.data_scope, ctx.dialect),
+            call_condition(principal.data_scope, principal.account_id),
         )
     )
     if row is None:
@@ -102,7 +100,7 @@ async def get_call(
             .where(
                 Recording.call_id == row.id,
                 Recording.account_id == principal.account_id,
-                recording_condition(principal.data_scope, ctx.dialect),
+                recording_condition(principal.data_scope, principal.account_id),
             )
             .order_by(Recording.started_at)
         )

@@ -157,7 +157,7 @@ async def held_recordings(
         .where(
             Recording.account_id == principal.account_id,
             Recording.legal_hold.is_(True),
-            recording_condition(principal.data_scope, ctx.dialect),
+            recording_condition(principal.data_scope, principal.account_id),
         )
         .order_by(Recording.started_at.desc(), Recording.id.desc())
         .limit(HELD_LIMIT)

@@ -142,7 +142,7 @@ async def start_export(
         )
         .where(
             Recording.account_id == principal.account_id,
-            recording_condition(principal.data_scope, ctx.dialect),
+            recording_condition(principal.data_scope, principal.account_id),
             *recording_filters(query, ctx.dialect),
         )
     )

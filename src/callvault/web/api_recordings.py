@@ -63,7 +63,7 @@ async def visible_recording(
             _joined().where(
                 Recording.id == recording_id,
                 Recording.account_id == principal.account_id,
-                recording_condition(principal.data_scope, ctx.dialect),
+                recording_condition(principal.data_scope, principal.account_id),
             )
         )
     ).first()
@@ -83,7 +83,7 @@ async def list_recordings(
     """The caller's visible recordings matching the search: one page, or all as CSV."""
     conditions = [
         Recording.account_id == principal.account_id,
-        recording_condition(principal.data_scope, ctx.dialect),
+        recording_condition(principal.data_scope, principal.account_id),
         *recording_filters(query, ctx.dialect),
     ]
     statement = _joined().where(*conditions)

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from callvault.store.models import Account, CallRecord, Number
 from callvault.store.numbers import normalize_or_raw
 from callvault.web import audit
-from callvault.web.context import Context, Session, as_utc, client_ip
+from callvault.web.context import Session, as_utc, client_ip
 from callvault.web.datascope import call_condition
 from callvault.web.errors import ApiError
 from callvault.web.security import Principal, require
@@ -115,7 +115,7 @@ async def _period(
 
 
 async def _calls(
-    session: Session, principal: Principal, dialect: str, period: Period
+    session: Session, principal: Principal, period: Period
 ) -> tuple[list[CallRow], bool]:
     """The visible calls of the period (and whether there were more than :data:`MAX_CALLS`)."""
     result = await session.execute(
@@ -127,7 +127,7 @@ async def _calls(
         )
         .where(
             CallRecord.account_id == principal.account_id,
-            call_condition(principal.data_scope, dialect),
+            call_condition(principal.data_scope, principal.account_id),
             CallRecord.started_at >= period.since,
             CallRecord.started_at < period.until,
         )
@@ -205,7 +205,6 @@ async def by_number(
     request: Request,
     principal: Reader,
     session: Session,
-    ctx: Context,
     since: Since = None,
     until: Until = None,
     format: Format = "json",
@@ -218,7 +217,7 @@ async def by_number(
             select(Number).where(Number.account_id == principal.account_id)
         )
     }
-    calls, truncated = await _calls(session, principal, ctx.dialect, period)
+    calls, truncated = await _calls(session, principal, period)
     tallies: dict[str, Tally] = defaultdict(Tally)
     numbers: dict[str, set[str]] = defaultdict(set)
     total = Tally()
@@ -242,14 +241,13 @@ async def by_object(
     request: Request,
     principal: Reader,
     session: Session,
-    ctx: Context,
     since: Since = None,
     until: Until = None,
     format: Format = "json",
 ) -> dict[str, Any] | Response:
     """Calls per object they passed (queues, menus, SIP accounts, IVR apps, trunks)."""
     period = await _period(session, principal, since, until)
-    calls, truncated = await _calls(session, principal, ctx.dialect, period)
+    calls, truncated = await _calls(session, principal, period)
     tallies: dict[tuple[str, str], Tally] = defaultdict(Tally)
     total = Tally()
     for call in calls:
@@ -276,14 +274,13 @@ async def by_day(
     request: Request,
     principal: Reader,
     session: Session,
-    ctx: Context,
     since: Since = None,
     until: Until = None,
     format: Format = "json",
 ) -> dict[str, Any] | Response:
     """Calls per day (in the account's time zone)."""
     period = await _period(session, principal, since, until)
-    calls, truncated = await _calls(session, principal, ctx.dialect, period)
+    calls, truncated = await _calls(session, principal, period)
     tallies: dict[str, Tally] = defaultdict(Tally)
     total = Tally()
     for call in calls:
