@@ -8,29 +8,27 @@ times, about 30 % of the calls recorded -- then asks the endpoints of
 :mod:`callvault.web.api_calls` and :mod:`callvault.web.api_recordings` the
 usual questions through httpx's ASGI transport with API tokens (so the
 numbers include authentication and JSON, as a client sees them), one
-request at a time.  "Before" is the schema of the revision below
-:data:`INDEX_MIGRATION` with the queries of that time (:func:`original_queries`:
-per-element JSON tests for data scopes on PostgreSQL, the recordings' number
-search as one ``OR`` across the outer join); "after" is head with today's
-queries, over the same rows.  Each stage is VACUUM ANALYZEd (PostgreSQL) or
-ANALYZEd (SQLite).  Every SQL statement a case runs against
-``calls``/``recordings`` is captured, EXPLAINed (``EXPLAIN (ANALYZE,
-BUFFERS)`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on SQLite) and timed on its
-own ("SQL ms": the best of 7 direct runs, which a busy machine disturbs
-less than the HTTP timings); the table shows the scans it used, ``--plans
-DIR`` keeps the whole plans.
+request at a time, at the head revision.  "Before" counts every matching
+row for a list's ``total`` (as the API did until it capped the count);
+"after" is today's API, which counts up to
+:data:`callvault.web.listing.TOTAL_CAP`.  Each database is VACUUM ANALYZEd
+(PostgreSQL) or ANALYZEd (SQLite) after loading.  Every SQL statement a case
+runs against ``calls``/``recordings``/``call_hops`` is captured, EXPLAINed
+(``EXPLAIN (ANALYZE, BUFFERS)`` on PostgreSQL, ``EXPLAIN QUERY PLAN`` on
+SQLite) and timed on its own ("SQL ms": the best of 7 direct runs, which a
+busy machine disturbs less than the HTTP timings); the table shows the scans
+it used, ``--plans DIR`` keeps the whole plans.
 
-``--totals`` compares something else, at head only: "before" counts every
-matching row for the list's ``total`` (as the API did until it capped the
-count), "after" is today's count up to
-:data:`callvault.web.listing.TOTAL_CAP`.
+The earlier comparison in BENCHMARKS.md (revision 0007 against the listing
+indexes of migration 0008, with the queries of that time) ran this script at
+commit ef7cc39; later schemas add columns the 0007 schema lacks, so it is
+reproduced from that commit.
 
 PostgreSQL gets its own schema in the ``test`` database (dropped at the
 end); SQLite a file in a temporary directory.  Run::
 
     .venv/bin/python -m benchmarks.bench_listing
     .venv/bin/python -m benchmarks.bench_listing --pg-calls 200000 --sqlite-calls 0 --plans /tmp/p
-    .venv/bin/python -m benchmarks.bench_listing --totals     # exact vs capped totals
 
 Timing never goes into the tests; this is the place.
 """
@@ -48,7 +46,7 @@ import secrets
 import sqlite3
 import tempfile
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,9 +55,13 @@ from typing import Any
 import httpx
 import psycopg
 from alembic import command
-from alembic.script import ScriptDirectory
 from fastapi import FastAPI
-from sqlalchemy import ColumnElement, create_engine, event, exists, func, insert, or_, select
+from sqlalchemy import (
+    create_engine,
+    event,
+    insert,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from callvault.recording.crypto import KeyRing
@@ -68,13 +70,12 @@ from callvault.store.db import Database, sync_url
 from callvault.store.identity import User
 from callvault.store.models import Account, CallObject, CallRecord, Number, Recording
 from callvault.store.repository import Accounts
-from callvault.web import datascope, listing
+from callvault.web import listing
 from callvault.web.api_calls import install_api
 from callvault.web.context import ApiContext
 from callvault.web.identity import create_token, create_user
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-INDEX_MIGRATION = "listing indexes"
 """How the migration adding the listing indexes starts its message; "before" is the one below."""
 
 ACCOUNT_SHARES = (0.60, 0.10, 0.06, 0.05, 0.04, 0.04, 0.03, 0.03, 0.03, 0.02)
@@ -366,28 +367,6 @@ async def seed_accounts(db: Database, history: History) -> Seeded:
     return seeded
 
 
-# -- the queries as they were before migration 0008 -----------------------------------------
-
-
-def _element_wise(logins: Collection[str], kind: str | None) -> ColumnElement[bool]:
-    """The original PostgreSQL test: parse ``calls.objects`` and compare element by element."""
-    element = func.json_array_elements(CallRecord.objects).table_valued("value").alias("o")
-    login = func.json_extract_path_text(element.c.value, "login")
-    conditions: list[ColumnElement[bool]] = [login.in_(sorted(logins))]
-    if kind is not None:
-        conditions.append(func.json_extract_path_text(element.c.value, "kind") == kind)
-    return exists(select(1).select_from(element).where(*conditions))
-
-
-def _or_across_join(fragment: str, dialect: str) -> ColumnElement[bool]:
-    """The original recording number search: one ``OR`` over the recording and its joined call."""
-    return or_(
-        Recording.caller_number.contains(fragment, autoescape=True),
-        CallRecord.from_number.contains(fragment, autoescape=True),
-        CallRecord.to_number.contains(fragment, autoescape=True),
-    )
-
-
 @contextlib.contextmanager
 def exact_totals() -> Iterator[None]:
     """Count every matching row for a list's ``total`` (the API before the capped count)."""
@@ -397,22 +376,6 @@ def exact_totals() -> Iterator[None]:
         yield
     finally:
         listing.TOTAL_CAP = saved
-
-
-@contextlib.contextmanager
-def original_queries() -> Iterator[None]:
-    """Run the "before" stage with the queries of the code before the listing indexes."""
-    saved = datascope._jsonb_contains, listing._recording_has_number
-    setattr(datascope, "_jsonb_contains", _element_wise)  # noqa: B010
-    setattr(listing, "_recording_has_number", _or_across_join)  # noqa: B010
-    try:
-        yield
-    finally:
-        setattr(datascope, "_jsonb_contains", saved[0])  # noqa: B010
-        setattr(listing, "_recording_has_number", saved[1])  # noqa: B010
-
-
-# -- measuring -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -473,16 +436,22 @@ _PG_SCAN = re.compile(
 )
 
 
+PLAN_TABLES = ("calls", "recordings", "call_hops")
+"""The tables whose scans the summary of a plan names."""
+
+
 def _summarise_pg(plan: str) -> list[str]:
     found = [m.group(1).replace("Parallel ", "") for m in _PG_SCAN.finditer(plan)]
-    found = [s for s in found if " on calls" in s or " on recordings" in s or "Index Scan" in s]
+    tables = tuple(f" on {table}" for table in PLAN_TABLES)
+    found = [s for s in found if s.endswith(tables) or "Index Scan" in s]
     return list(dict.fromkeys(s for s in found if "users" not in s and "api_tokens" not in s))
 
 
 def _summarise_sqlite(plan: str) -> list[str]:
     out = []
     for line in plan.splitlines():
-        if line.startswith(("SCAN calls", "SEARCH calls", "SCAN recordings", "SEARCH recordings")):
+        verb, _, rest = line.partition(" ")
+        if verb in ("SCAN", "SEARCH") and rest.partition(" ")[0] in PLAN_TABLES:
             out.append(re.sub(r" \(.*\)$", "", line))
     return list(dict.fromkeys(out))
 
@@ -562,25 +531,17 @@ async def measure(
     return results
 
 
-def table(before: list[Result], after: list[Result] | None) -> str:
-    """The Markdown table of one database's results."""
+def table(before: list[Result], after: list[Result]) -> str:
+    """The Markdown table of one database's results: exact totals, then capped totals."""
 
     def cells(r: Result) -> str:
         return f"{r.percentile(0.5):.1f} / {r.percentile(0.95):.1f} | {r.sql_ms:.1f}"
 
-    lines = []
-    if after is None:
-        lines.append("| case | rows | p50 / p95 ms | SQL ms | scans |")
-        lines.append("|---|---:|---:|---:|---|")
-        for r in before:
-            rows = r.total if r.total is not None else ""
-            lines.append(f"| {r.case.name} | {rows} | {cells(r)} | {r.scans} |")
-        return "\n".join(lines)
-    lines.append(
-        "| case | rows | before p50 / p95 ms | before SQL ms | after p50 / p95 ms | after SQL ms "
-        "| after: what the SQL uses |"
-    )
-    lines.append("|---|---:|---:|---:|---:|---:|---|")
+    lines = [
+        "| case | rows | exact total: p50 / p95 ms | SQL ms | capped total: p50 / p95 ms "
+        "| SQL ms | what the SQL uses |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     for b, a in zip(before, after, strict=True):
         rows = b.total if b.total is not None else ""
         lines.append(f"| {b.case.name} | {rows} | {cells(b)} | {cells(a)} | {a.scans} |")
@@ -594,6 +555,8 @@ def analyze(url: str) -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE calls")
             conn.execute("VACUUM ANALYZE recordings")
+            if conn.execute("SELECT to_regclass('call_hops')").fetchone() != (None,):
+                conn.execute("VACUUM ANALYZE call_hops")  # from migration 0011 on
     else:
         with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
             conn.execute("ANALYZE")
@@ -610,21 +573,11 @@ def dump_plans(directory: Path | None, label: str, results: list[Result]) -> Non
 
 
 async def run(url: str, calls: int, args: argparse.Namespace, label: str) -> str:
-    """Migrate to "before", load, measure, migrate to head, measure; the Markdown section."""
+    """Migrate to head, load, measure with exact and with capped totals; the Markdown section."""
     now = datetime.now(UTC).replace(microsecond=0)
     db = Database(url)
-    config = db.alembic_config()
-    revision = next(
-        (r for r in ScriptDirectory.from_config(config).walk_revisions()
-         if (r.doc or "").startswith(INDEX_MIGRATION)),
-        None,
-    )  # fmt: skip
-    previous = revision.down_revision if revision is not None else "head"
-    if args.totals:
-        previous, revision = "head", None
-    assert isinstance(previous, str)
     try:
-        await asyncio.to_thread(command.upgrade, config, previous)
+        await asyncio.to_thread(command.upgrade, db.alembic_config(), "head")
         history = History(calls, now)
         seeded = await seed_accounts(db, history)
         t0 = time.perf_counter()
@@ -639,24 +592,14 @@ async def run(url: str, calls: int, args: argparse.Namespace, label: str) -> str
             ))  # fmt: skip
         await asyncio.to_thread(analyze, url)
         case_list = cases(now, seeded.call_id)
-        print(f"{label}: before (revision {previous})")
-        with exact_totals() if args.totals else original_queries():
+        print(f"{label}: before (exact totals)")
+        with exact_totals():
             before = await measure(db, seeded, case_list, samples=args.samples,
                                    budget_s=args.budget)  # fmt: skip
         dump_plans(args.plans, f"{label}-before", before)
-        after = None
-        if args.totals:
-            print(f"{label}: after (totals counted up to {listing.TOTAL_CAP})")
-            after = await measure(db, seeded, case_list, samples=args.samples, budget_s=args.budget)
-            dump_plans(args.plans, f"{label}-after", after)
-        if revision is not None:
-            t0 = time.perf_counter()
-            await asyncio.to_thread(command.upgrade, config, "head")
-            print(f"{label}: migrated to head in {time.perf_counter() - t0:.0f} s")
-            await asyncio.to_thread(analyze, url)
-            print(f"{label}: after (head)")
-            after = await measure(db, seeded, case_list, samples=args.samples, budget_s=args.budget)
-            dump_plans(args.plans, f"{label}-after", after)
+        print(f"{label}: after (totals counted up to {listing.TOTAL_CAP})")
+        after = await measure(db, seeded, case_list, samples=args.samples, budget_s=args.budget)
+        dump_plans(args.plans, f"{label}-after", after)
     finally:
         await db.close()
     head = f"**{label}**: {n_calls:,} calls, {n_recordings:,} recordings (load {load_s:.0f} s)"
@@ -670,9 +613,6 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30, help="timed requests per case")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per case at most")
     parser.add_argument("--plans", type=Path, default=None, help="write the EXPLAIN output here")
-    parser.add_argument(
-        "--totals", action="store_true", help="at head: exact totals (before) vs capped (after)"
-    )
     args = parser.parse_args()
     sections = []
     if args.sqlite_calls:
