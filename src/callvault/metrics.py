@@ -205,6 +205,11 @@ class NodeCollector:
             "purge drops expired bindings within a minute).",
             value=len(registrar.registered_sources()),
         )
+        yield GaugeMetricFamily(
+            "callvault_registrations",
+            "Live contact bindings of registered phones (RFC 3261 section 10.3).",
+            value=registrar.binding_count(),
+        )
 
     def _guard(self) -> Iterable[Metric]:
         guard = self.engine.guard

@@ -59,7 +59,9 @@ async def test_contacts_bind_expire_and_unregister() -> None:
     assert ok.status == 200
     assert len(ok.headers.get_all("Contact")) == 2
     assert {b.contact.port for b in registrar.lookup(1, "jan")} == {5001, 5002}
+    assert registrar.binding_count() == 2
     clock.now += 61
+    assert registrar.binding_count() == 1, "an expired binding is not counted"
     assert [b.contact.port for b in registrar.lookup(1, "jan")] == [5001], "the 60 s one expired"
     removed = await _authorized(registrar, _register(2, ["<sip:jan@127.0.0.1:5001>"], expires="0"))
     assert removed.status == 200 and registrar.lookup(1, "jan") == []

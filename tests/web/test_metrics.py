@@ -110,6 +110,7 @@ async def test_a_loopback_scrape_reads_the_node(node: Node) -> None:
     assert value(families, "callvault_sip_messages", direction="in", kind="request") == 0
     assert value(families, "callvault_sip_parse_errors") == 0
     assert value(families, "callvault_registered_sources") == 0
+    assert value(families, "callvault_registrations") == 0
     assert value(families, "callvault_source_bans") == 0
     assert value(families, "callvault_sip_dropped") == 0
     assert value(families, "callvault_recordings_active") == 0

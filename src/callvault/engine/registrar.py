@@ -327,6 +327,11 @@ class Registrar:
         self._purge(key, self._clock())
         return list(self._bindings.get(key, {}).values())
 
+    def binding_count(self, now: float | None = None) -> int:
+        """How many live contact bindings the registrar holds (for monitoring)."""
+        moment = self._clock() if now is None else now
+        return sum(b.expires_at > moment for bs in self._bindings.values() for b in bs.values())
+
     def registered_sources(self) -> set[str]:
         """Addresses of every phone with a live binding (exempt from rate limits)."""
         return {b.source[0] for bs in self._bindings.values() for b in bs.values()}
