@@ -121,6 +121,23 @@ class World:
         client.headers[CSRF_HEADER] = answer.json()["csrf_token"]
         return client
 
+    async def signed_in_new_user(
+        self, email: str, role: str, data_scope: dict[str, Any] | None = None
+    ) -> httpx.AsyncClient:
+        """Create a user in acme (password :data:`PASSWORD`) and sign them in, with CSRF."""
+        async with self.db.session() as session:
+            await create_user(
+                session, self.accounts["acme"], email, PASSWORD, role, data_scope=data_scope
+            )
+            await session.commit()
+        client = await self.client()
+        answer = await client.post(
+            "/api/v1/auth/login", json={"account": "acme", "email": email, "password": PASSWORD}
+        )
+        assert answer.status_code == 200, answer.text
+        client.headers[CSRF_HEADER] = answer.json()["csrf_token"]
+        return client
+
     async def add_recording(self, name: str, account: str, **values: Any) -> str:
         """Encrypt a fresh WAV, store it, insert its row; the recording id."""
         recording_id = f"r-{name}"

@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 
-from callvault.web.identity import create_user
-from tests.web.conftest import PASSWORD, World
+from tests.web.conftest import World
 
 OFFICE = {
     "name": "office-hours",
@@ -109,22 +108,10 @@ async def test_retention_page_lists_holds_numbers_and_deletions(world: World) ->
     english = await admin.get("/admin/retention?lang=en")
     assert "Deletion log" in english.text and "deleted by a user" in english.text
 
-    async with world.db.session() as session:  # recordings.delete but only the sales team
-        await create_user(
-            session,
-            world.accounts["acme"],
-            "sales-admin@acme.example",
-            PASSWORD,
-            "administrator",
-            data_scope={"kind": "team", "objects": ["sales"]},
-        )
-        await session.commit()
-    narrow = await world.client()
-    login = await narrow.post(
-        "/api/v1/auth/login",
-        json={"account": "acme", "email": "sales-admin@acme.example", "password": PASSWORD},
+    # recordings.delete, but only the sales team's calls
+    narrow = await world.signed_in_new_user(
+        "sales-admin@acme.example", "administrator", {"kind": "team", "objects": ["sales"]}
     )
-    assert login.status_code == 200
     limited = (await narrow.get("/admin/retention")).text
     assert _rows(limited, "data-recording") == [own]
     assert 'id="numbers-need-account"' in limited and 'id="held-numbers"' not in limited

@@ -16,8 +16,7 @@ from sqlalchemy import select, update
 from callvault.recording.lifecycle import erase_number, expire
 from callvault.store.identity import AuditEntry
 from callvault.store.models import Recording
-from callvault.web.identity import create_user
-from tests.web.conftest import PASSWORD, World
+from tests.web.conftest import World
 
 
 async def _audited(world: World, prefix: str) -> list[tuple[str, str, dict[str, object]]]:
@@ -169,22 +168,10 @@ async def test_holds_follow_the_account_the_data_scope_and_the_role(world: World
         deletions = await client.get("/api/v1/deletions")
         assert deletions.status_code == (200 if who == "auditor" else 403), who
 
-    async with world.db.session() as session:  # an administrator who sees the sales team only
-        await create_user(
-            session,
-            world.accounts["acme"],
-            "sales-admin@acme.example",
-            PASSWORD,
-            "administrator",
-            data_scope={"kind": "team", "objects": ["sales"]},
-        )
-        await session.commit()
-    client = await world.client()
-    login = await client.post(
-        "/api/v1/auth/login",
-        json={"account": "acme", "email": "sales-admin@acme.example", "password": PASSWORD},
+    # an administrator who sees the sales team only
+    client = await world.signed_in_new_user(
+        "sales-admin@acme.example", "administrator", {"kind": "team", "objects": ["sales"]}
     )
-    client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
     assert (await client.put(f"/api/v1/recordings/{own}/hold")).status_code == 200
     assert (await client.put(f"/api/v1/recordings/{other}/hold")).status_code == 404
     narrow = await client.put("/api/v1/holds/numbers/600100003")

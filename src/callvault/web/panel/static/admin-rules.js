@@ -4,16 +4,7 @@
 document.addEventListener("DOMContentLoaded", () => {
   const messages = JSON.parse(document.getElementById("admin-data").textContent).messages;
 
-  function format(text, params) {
-    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
-  }
-
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const { format, element } = window.callvault;
 
   /** "Recorded by rule X: stereo, opus, kept 90 days, announcement Y" or why not. */
   function verdict(answer) {

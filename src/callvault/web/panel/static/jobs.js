@@ -15,16 +15,7 @@
   const FLASH = "callvault-admin-notice";
   const UNFINISHED = ["queued", "running"];
 
-  function format(text, params) {
-    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
-  }
-
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const { format, element } = window.callvault;
 
   function summary(messages, job) {
     const result = job.result || {};

@@ -51,6 +51,19 @@
     update();
   }
 
-  window.callvault = { api, errorText };
+  /** ``text`` with its {name} placeholders filled from ``params`` (unknown ones kept). */
+  function format(text, params) {
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  }
+
+  /** A new element with a class and text (never HTML). */
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  window.callvault = { api, errorText, format, element };
   document.addEventListener("DOMContentLoaded", customRange);
 })();
