@@ -1,4 +1,4 @@
-"""A call SIPp just made, found, played and downloaded in Chromium, end to end.
+"""A call SIPp just made, found, played, downloaded and shared in Chromium, end to end.
 
 Nothing is seeded: a real ``callvault serve`` (SQLite, local storage) is
 provisioned like tests/e2e/test_recording.py's (account acme, the hotline
@@ -17,8 +17,10 @@ caller's number, opens the one recording found (the page names the call),
 plays it (the audio element's clock advances), and downloads it: the bytes
 are the recording whose SHA-256 the node stored, an MP3 as long as the
 recording.  The audit log (read over the REST API with the auditor's token)
-has the team leader's listen and download of that recording.  The node is
-stopped and no SIPp process is left behind.
+has the team leader's listen (made on Play, not on opening the page) and
+download of that recording.  Then a share link: anonymous, it serves the same
+file until the team leader revokes it, then 404.  The node is stopped and no
+SIPp process is left behind.
 """
 
 from __future__ import annotations
@@ -256,6 +258,7 @@ def test_sipp_call_recording_is_found_played_and_downloaded_with_audit_by_totp_u
     page: Page,
     sipp_processes: list[subprocess.Popen[bytes]],
     tmp_path: Path,
+    browser: Browser,
 ) -> None:
     operator = Operator(node, db_url)
     secret = _set_up_people(operator)
@@ -323,3 +326,22 @@ def test_sipp_call_recording_is_found_played_and_downloaded_with_audit_by_totp_u
     # written when the player first asks for the audio from byte 0 (on Play)
     listens = operator.audit("recording.listen", recording_id)
     assert listens and {entry["actor"] for entry in listens} == {LEADER}
+
+    # share it: the link plays anonymously (the stored file) until it is revoked
+    page.get_by_label("Link ważny przez").select_option(label="1 godzinę")
+    page.get_by_role("button", name="Utwórz link").click()
+    link = page.get_by_label("Nowy link do nagrania")
+    expect(link).to_have_value(re.compile("/share/"))
+    url = link.input_value()
+    assert url.startswith(f"http://127.0.0.1:{node.http_port}/share/")
+    anonymous = browser.new_context()
+    try:
+        shared = anonymous.request.get(url)
+        assert shared.status == 200
+        assert hashlib.sha256(shared.body()).hexdigest() == recording["sha256"]
+        page.locator("#share-links").get_by_role("button", name=re.compile("Unieważnij")).click()
+        expect(page.get_by_role("alert")).to_contain_text("Link unieważniony")
+        assert anonymous.request.get(url).status == 404
+    finally:
+        anonymous.close()
+    assert [e["actor"] for e in operator.audit("recording.share", recording_id)] == [LEADER]
