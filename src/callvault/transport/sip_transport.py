@@ -10,6 +10,7 @@ core.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Callable
 from typing import cast
@@ -22,6 +23,8 @@ log = logging.getLogger("callvault.transport.sip")
 Address = tuple[str, int]
 MessageCallback = Callable[[bytes, Address, str], None]
 _TCP_IDLE_S = 600.0
+ANY_PORT_ATTEMPTS = 20
+"""Tries at a UDP+TCP port pair when the system picks the port (``sip_port = 0``)."""
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -86,7 +89,29 @@ class SipTransports:
         self.local: Address = ("0.0.0.0", 0)
 
     async def start(self, host: str, port: int, *, tcp: bool = True) -> Address:
-        """Bind UDP (and TCP on the same port); return the bound address."""
+        """Bind UDP (and TCP on the same port); return the bound address.
+
+        With ``port`` 0 the system picks the UDP port; when TCP cannot have the
+        same number (another socket holds it), another pair is tried.
+        """
+        for attempt in range(ANY_PORT_ATTEMPTS if port == 0 else 1):
+            address = await self._bind_udp(host, port)
+            if not tcp:
+                return address
+            loop = asyncio.get_running_loop()
+            try:
+                self._tcp_server = await loop.create_server(
+                    lambda: _TcpConnection(self), host=host, port=address[1], reuse_address=True
+                )
+                return address
+            except OSError as exc:
+                if port != 0 or exc.errno != errno.EADDRINUSE or attempt == ANY_PORT_ATTEMPTS - 1:
+                    raise
+                assert self._udp is not None and self._udp.transport is not None
+                self._udp.transport.close()
+        raise AssertionError("unreachable")
+
+    async def _bind_udp(self, host: str, port: int) -> Address:
         loop = asyncio.get_running_loop()
         _, protocol = await loop.create_datagram_endpoint(
             lambda: _UdpProtocol(self._on_message), local_addr=(host, port)
@@ -95,10 +120,6 @@ class SipTransports:
         assert protocol.transport is not None
         bound = protocol.transport.get_extra_info("sockname")
         self.local = (str(bound[0]), int(bound[1]))
-        if tcp:
-            self._tcp_server = await loop.create_server(
-                lambda: _TcpConnection(self), host=host, port=self.local[1], reuse_address=True
-            )
         return self.local
 
     async def close(self) -> None:
