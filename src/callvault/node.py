@@ -16,6 +16,7 @@ from callvault.recording.manager import RecordingManager
 from callvault.routing.directory import Directory
 from callvault.routing.history import CallHistory
 from callvault.routing.router import DataRouter
+from callvault.store.bans import SourceBanStore
 from callvault.store.db import Database
 from callvault.store.registrations import RegistrationStore
 from callvault.webhooks import WebhookSender
@@ -44,6 +45,7 @@ def build_node(settings: Settings) -> Node:
         burst=max(10, int(settings.unknown_source_rate * 2)),
         max_auth_failures=settings.ban_after_failures,
         ban_s=settings.ban_seconds,
+        store=SourceBanStore(db),  # bans survive restarts and reach other nodes; start() loads
     )
     registrar = Registrar(
         directory.sip_account,

@@ -51,6 +51,7 @@ async def run_node(settings: Settings) -> int:
     engine = node.engine
     await node.recordings.start()
     await node.registrar.start()  # phones registered before a restart stay reachable
+    await node.guard.start()  # bans from before a restart and from other nodes hold
     try:
         sip = await engine.start()
     except OSError as exc:
@@ -97,6 +98,7 @@ async def run_node(settings: Settings) -> int:
     await engine.shutdown()
     await node.recordings.stop()
     await node.registrar.stop()
+    await node.guard.stop()
     await node.db.close()
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):

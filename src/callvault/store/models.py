@@ -350,4 +350,4 @@ class Webhook(Base):
 # The access-control tables (and the background jobs' table, store.jobs) live in
 # their own modules; importing them here puts them into ``Base.metadata`` for
 # Alembic and the migration tests.
-from callvault.store import access, identity, jobs, registrations  # noqa: E402, F401
+from callvault.store import access, bans, identity, jobs, registrations  # noqa: E402, F401
