@@ -335,3 +335,17 @@ async def test_a_verification_code_is_taken_once_and_an_admin_can_unlock_or_rese
     jan = await world.signed_in("consultant")
     refused = await jan.patch(f"/api/v1/users/{user_id}", json={"unlock": True})
     assert refused.status_code == 403
+
+
+async def test_a_sign_in_is_remembered_as_the_users_last_login(world: World) -> None:
+    admin = await world.signed_in("administrator")
+    before = {u["email"]: u for u in (await admin.get("/api/v1/users")).json()}
+    assert before["jan@acme.example"]["last_login_at"] is None
+    await world.signed_in("consultant")
+    after = {u["email"]: u for u in (await admin.get("/api/v1/users")).json()}
+    signed = datetime.fromisoformat(after["jan@acme.example"]["last_login_at"])
+    assert abs((datetime.now(UTC) - signed).total_seconds()) < 60
+    failed = await (await world.client()).post(LOGIN, json=credentials("consultant", "wrong one"))
+    assert failed.status_code == 401
+    again = {u["email"]: u for u in (await admin.get("/api/v1/users")).json()}
+    assert again["jan@acme.example"]["last_login_at"] == after["jan@acme.example"]["last_login_at"]

@@ -52,6 +52,7 @@ class User(Base):
     """The RFC 6238 time step of the last code accepted: a code is good once (section 5.2)."""
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     language: Mapped[str] = mapped_column(String(2), default="pl")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

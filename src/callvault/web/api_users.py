@@ -102,6 +102,7 @@ def user_json(user: User) -> dict[str, Any]:
         "language": user.language,
         "totp_enabled": bool(user.totp_secret),
         "locked_until": iso(user.locked_until),
+        "last_login_at": iso(user.last_login_at),
         "created_at": iso(user.created_at),
     }
 

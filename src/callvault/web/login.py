@@ -153,6 +153,7 @@ async def login(
             )
         user.totp_last_step = step
     user.failed_logins, user.locked_until = 0, None
+    user.last_login_at = now
     token = secrets.token_urlsafe(32)
     row = WebSession(
         id=digest(token),

@@ -17,10 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callvault.store.identity import AuditEntry
 from callvault.web.api_users import get_networks, list_roles, list_users
 from callvault.web.context import Session
 from callvault.web.panel.admin import admin_page, render_admin
@@ -40,20 +38,6 @@ async def grantable_roles(
         for role in await list_roles(principal, session)
         if frozenset(role["scopes"]) & known <= principal.scopes
     ]
-
-
-async def last_sign_ins(session: AsyncSession, account_id: int) -> dict[str, datetime]:
-    """User id (as text) to the time of their newest sign-in in the account's audit log."""
-    rows = await session.execute(
-        select(AuditEntry.target_id, func.max(AuditEntry.at))
-        .where(
-            AuditEntry.account_id == account_id,
-            AuditEntry.action == "login",
-            AuditEntry.target_type == "user",
-        )
-        .group_by(AuditEntry.target_id)
-    )
-    return {str(target): at for target, at in rows.all() if at is not None}
 
 
 def scope_text(t: Translator, scope: dict[str, Any], sip_login: str | None) -> str:
@@ -81,7 +65,6 @@ def _locked(locked_until: str | None, now: datetime) -> bool:
 def user_row(
     t: Translator,
     user: dict[str, Any],
-    signed_in: datetime | None,
     grantable: set[str],
     me: int,
     now: datetime,
@@ -104,7 +87,7 @@ def user_row(
         "totp": bool(user["totp_enabled"]),
         "locked": _locked(user["locked_until"], now),
         "locked_until": t.when(user["locked_until"]),
-        "last_sign_in": t.when(signed_in),
+        "last_sign_in": t.when(user["last_login_at"]),
         "language": user["language"],
         "editable": user["role"] in grantable,
         "deletable": user["role"] in grantable and user["id"] != me,
@@ -121,10 +104,9 @@ async def users_page(request: Request, session: Session) -> Response:
     t = page.t
     roles = await grantable_roles(session, principal, t)
     names = {role["name"] for role in roles}
-    seen = await last_sign_ins(session, principal.account_id)
     now = datetime.now(UTC)
     rows = [
-        user_row(t, user, seen.get(str(user["id"])), names, principal.user.id, now)
+        user_row(t, user, names, principal.user.id, now)
         for user in await list_users(principal, session)
     ]
     networks = await get_networks(request, principal, session)
