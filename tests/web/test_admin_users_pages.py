@@ -200,7 +200,7 @@ async def test_a_locked_user_with_2fa_gets_unlock_and_reset_buttons(world: World
         await session.commit()
     page = (await admin.get("/admin/users")).text
     patch = f'data-api="PATCH /api/v1/users/{auditor}"'
-    assert page.count(patch) == 3  # edit, unlock, reset 2FA
+    assert page.count(patch) == 4  # edit, disable, unlock, reset 2FA
     assert 'name="unlock"' in page and 'name="reset_totp"' in page
     jan = users["jan@acme.example"]["id"]
-    assert html.unescape(page).count(f'PATCH /api/v1/users/{jan}"') == 1  # just edit
+    assert html.unescape(page).count(f'PATCH /api/v1/users/{jan}"') == 2  # edit, disable

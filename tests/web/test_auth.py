@@ -349,3 +349,30 @@ async def test_a_sign_in_is_remembered_as_the_users_last_login(world: World) -> 
     assert failed.status_code == 401
     again = {u["email"]: u for u in (await admin.get("/api/v1/users")).json()}
     assert again["jan@acme.example"]["last_login_at"] == after["jan@acme.example"]["last_login_at"]
+
+
+async def test_a_disabled_user_cannot_sign_in_nor_use_sessions_or_tokens(world: World) -> None:
+    admin = await world.signed_in("administrator")
+    jan = await world.signed_in("consultant")
+    made = await jan.post("/api/v1/tokens", json={"name": "crm", "scopes": ["calls.read"]})
+    token = made.json()["token"]
+    users = {u["email"]: u for u in (await admin.get("/api/v1/users")).json()}
+    jan_id, admin_id = users["jan@acme.example"]["id"], users["admin@acme.example"]["id"]
+    assert users["jan@acme.example"]["active"] is True
+    off = await admin.patch(f"/api/v1/users/{jan_id}", json={"active": False})
+    assert off.status_code == 200 and off.json()["active"] is False and off.json()["disabled_at"]
+    assert (await jan.get("/api/v1/calls")).json()["error"] == "user_disabled"
+    bearer = {"Authorization": f"Bearer {token}"}
+    by_token = await (await world.client()).get("/api/v1/calls", headers=bearer)
+    assert (by_token.status_code, by_token.json()["error"]) == (401, "user_disabled")
+    refused = await (await world.client()).post(LOGIN, json=credentials("consultant"))
+    assert (refused.status_code, refused.json()["error"]) == (403, "user_disabled")
+    wrong = await (await world.client()).post(LOGIN, json=credentials("consultant", "not it"))
+    assert wrong.status_code == 401, "a wrong password says nothing about the user's state"
+    myself = await admin.patch(f"/api/v1/users/{admin_id}", json={"active": False})
+    assert myself.status_code == 422, "nobody disables themselves"
+    on = await admin.patch(f"/api/v1/users/{jan_id}", json={"active": True})
+    assert on.json()["active"] is True
+    assert (await (await world.client()).get("/api/v1/calls", headers=bearer)).status_code == 200
+    back = await (await world.client()).post(LOGIN, json=credentials("consultant"))
+    assert back.status_code == 200

@@ -223,3 +223,13 @@ async def test_pages_apply_the_accounts_login_networks(world: World) -> None:
 )
 def test_a_legs_party_is_shown_as_its_user_or_number(uri: str, shown: str) -> None:
     assert recording_view._party(uri) == shown
+
+
+async def test_a_disabled_user_is_told_so_at_sign_in(world: World) -> None:
+    async with world.db.session() as session:
+        user = await session.scalar(select(User).where(User.email == USERS["consultant"][1]))
+        assert user is not None
+        user.disabled_at = datetime.now(UTC)
+        await session.commit()
+    answer = await _form_login(await world.client(), "consultant")
+    assert answer.status_code == 403 and "konto użytkownika jest wyłączone" in answer.text

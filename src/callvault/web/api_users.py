@@ -15,6 +15,7 @@ address setting it.  Every change is audited.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -75,6 +76,9 @@ class UserPatch(BaseModel):
     reset_totp: bool = Field(
         False, description="turn two-step verification off (the user sets it up again)"
     )
+    active: bool | None = Field(
+        None, description="false disables the user (no sign-in, sessions or tokens); true enables"
+    )
 
 
 class RoleIn(BaseModel):
@@ -103,6 +107,8 @@ def user_json(user: User) -> dict[str, Any]:
         "totp_enabled": bool(user.totp_secret),
         "locked_until": iso(user.locked_until),
         "last_login_at": iso(user.last_login_at),
+        "active": user.disabled_at is None,
+        "disabled_at": iso(user.disabled_at),
         "created_at": iso(user.created_at),
     }
 
@@ -183,6 +189,10 @@ async def change_user(
         user.failed_logins, user.locked_until = 0, None
     if body.reset_totp:
         user.totp_secret = None
+    if body.active is not None:
+        if not body.active and user.id == principal.user.id:
+            raise InvalidInputError("you cannot disable yourself")
+        user.disabled_at = None if body.active else (user.disabled_at or datetime.now(UTC))
     scope = body.data_scope.model_dump() if body.data_scope else dict(user.data_scope)
     try:
         checked = data_scope_json(

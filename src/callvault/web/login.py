@@ -135,6 +135,10 @@ async def login(
             raise _invalid()
         raise await _fail(session, user, now, ip, "password")
     assert user is not None
+    if user.disabled_at is not None:
+        raise ApiError(
+            403, "this user is disabled; ask an administrator of the account", error="user_disabled"
+        )
     if user.totp_secret:
         if not totp_code:
             raise ApiError(

@@ -198,6 +198,8 @@ async def _from_token(session: AsyncSession, value: str, now: datetime) -> Princ
     user = await session.get(User, token.user_id)
     if user is None or user.account_id != token.account_id:
         raise _unauthorized("the API token's user no longer exists", "invalid_token")
+    if user.disabled_at is not None:
+        raise _unauthorized("the API token's user is disabled", "user_disabled")
     granted = await role_scopes(session, user.account_id, user.role) or frozenset()
     if token.last_used_at is None or now - as_utc(token.last_used_at) >= TOUCH_EVERY:
         token.last_used_at = now
@@ -227,6 +229,10 @@ async def _from_cookie(
     user = await session.get(User, row.user_id)
     if user is None or user.account_id != row.account_id:
         raise _unauthorized("the session's user no longer exists", "session_expired")
+    if user.disabled_at is not None:
+        await session.delete(row)
+        await session.commit()
+        raise _unauthorized("the user is disabled; ask an administrator", "user_disabled")
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), row.csrf_token.encode()):

@@ -193,6 +193,8 @@ async def login_submit(request: Request, session: Session, ctx: Context) -> Resp
         pending_store.pop(pending_id, None)
         if exc.error == "ip_not_allowed":
             status, error = 403, page.t("error.ip_not_allowed")
+        elif exc.error == "user_disabled":
+            status, error = 403, page.t("login.error.disabled")
         elif exc.status == 423:
             minutes = max(1, round(int(exc.details.get("retry_after_s", 60)) / 60))
             status, error = 423, page.t("login.error.locked", minutes=minutes)

@@ -85,6 +85,7 @@ def user_row(
         "numbers": ", ".join(scope.get("numbers") or []),
         "sip_login": user["sip_login"] or "",
         "totp": bool(user["totp_enabled"]),
+        "active": bool(user.get("active", True)),
         "locked": _locked(user["locked_until"], now),
         "locked_until": t.when(user["locked_until"]),
         "last_sign_in": t.when(user["last_login_at"]),

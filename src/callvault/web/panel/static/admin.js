@@ -2,7 +2,7 @@
 
    <form data-api="POST /api/v1/numbers"> sends its fields as JSON (multipart
    when it holds a file input).  A field's data-type says how it is read:
-   "int", "float", "bool" (a checkbox), "bool-true" (a hidden flag), "json" (a textarea holding JSON),
+   "int", "float", "bool" (a checkbox), "bool-true" / "bool-false" (a hidden flag), "json" (a textarea holding JSON),
    "list" (comma- or line-separated words), "set" (every checked checkbox of
    that name, as a list).  Empty fields are left out unless data-keep-empty.
    "{name}" in the URL is filled from the field of that name (which is then
@@ -24,6 +24,7 @@
     const type = field.dataset.type || (field.type === "checkbox" ? "bool" : "text");
     if (type === "bool") return field.checked;
     if (type === "bool-true") return true;
+    if (type === "bool-false") return false;
     const raw = field.value.trim();
     if (raw === "" && !("keepEmpty" in field.dataset)) return undefined;
     if (type === "int") return parseInt(raw, 10);
