@@ -6,7 +6,9 @@ SHA256 over ``"<t>." + body``, :mod:`callvault.ivr.signing`) plus
 ``X-Event`` and ``X-Delivery-Id`` (the same across retries, so receivers can
 de-duplicate).  Deliveries run in the background; a failure (connection
 error or a non-2xx answer) is retried with backoff (1 s, 5 s, 30 s) and then
-given up and logged -- never blocking a call.  The SSRF guard of the IVR API
+given up and logged -- never blocking a call.  Each delivery's outcome is
+kept on the webhook (``last_delivery_at``, ``last_outcome``,
+``failures_in_row``) for the panel.  The SSRF guard of the IVR API
 applies (operator allow-list).  Every emitted event is also published on the
 sender's :class:`~callvault.events.EventBus` (the API's live event stream).
 """
@@ -69,25 +71,54 @@ class WebhookSender:
         for hook in hooks:
             if hook.events and event not in hook.events:
                 continue
-            body = json.dumps(
-                {"id": str(uuid.uuid4()), "event": event, "account": account_id,
-                 "created_at": datetime.now(UTC).isoformat(), "data": data},
-                separators=(",", ":"), default=str,
-            ).encode()  # fmt: skip
-            task = asyncio.get_running_loop().create_task(
-                self._deliver(hook.url, hook.secret, event, body)
-            )
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.send(hook, event, self.body(account_id, event, data))
 
-    async def _deliver(self, url: str, secret: str, event: str, body: bytes) -> None:
+    def send(self, hook: Webhook, event: str, body: bytes) -> asyncio.Task[None]:
+        """Deliver ``body`` to ``hook`` in the background (with retries); the task."""
+        task = asyncio.get_running_loop().create_task(
+            self._deliver(hook.id, hook.url, hook.secret, event, body)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @staticmethod
+    def body(account_id: int, event: str, data: dict[str, Any]) -> bytes:
+        """A delivery's JSON: a fresh id, the event, the account, the time, the data."""
+        return json.dumps(
+            {"id": str(uuid.uuid4()), "event": event, "account": account_id,
+             "created_at": datetime.now(UTC).isoformat(), "data": data},
+            separators=(",", ":"), default=str,
+        ).encode()  # fmt: skip
+
+    async def _deliver(self, hook_id: int, url: str, secret: str, event: str, body: bytes) -> None:
+        outcome = await self._attempts(url, secret, event, body)
+        delivered = outcome.startswith("delivered")
+        if delivered:
+            self.delivered += 1
+        else:
+            self.failed += 1
+        try:
+            async with self.db.session() as session:
+                hook = await session.get(Webhook, hook_id)
+                if hook is not None:
+                    hook.last_delivery_at = datetime.now(UTC)
+                    hook.last_event = event[:64]
+                    hook.last_outcome = outcome[:300]
+                    hook.failures_in_row = 0 if delivered else (hook.failures_in_row or 0) + 1
+                    await session.commit()
+        except Exception as exc:  # the outcome is a note for people; the delivery is done
+            log.warning("webhook %d: cannot note the outcome: %s", hook_id, exc)
+
+    async def _attempts(self, url: str, secret: str, event: str, body: bytes) -> str:
+        """POST with retries; ``delivered (HTTP n)`` or the last reason it failed."""
         delivery_id = json.loads(body)["id"]
         try:
             await check_url(url, self.allow_networks)
         except UrlNotAllowed as exc:
             log.warning("webhook %s to %s refused: %s", event, url, exc.reason)
-            self.failed += 1
-            return
+            return f"refused: {exc.reason}"
+        problem = ""
         timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
         async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
             for attempt, delay in enumerate((0.0, *self.retry_delays_s), start=1):
@@ -104,15 +135,14 @@ class WebhookSender:
                     async with session.post(url, data=body, headers=headers,
                                             allow_redirects=False) as response:  # fmt: skip
                         if 200 <= response.status < 300:
-                            self.delivered += 1
-                            return
+                            return f"delivered (HTTP {response.status})"
                         problem = f"HTTP {response.status}"
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     problem = str(exc) or type(exc).__name__
                 log.info("webhook %s to %s attempt %d: %s", event, url, attempt, problem)
-        self.failed += 1
-        log.warning("webhook %s to %s given up after %d attempts", event, url,
-                    len(self.retry_delays_s) + 1)  # fmt: skip
+        attempts = len(self.retry_delays_s) + 1
+        log.warning("webhook %s to %s given up after %d attempts", event, url, attempts)
+        return f"failed after {attempts} attempts: {problem}"
 
     async def drain(self) -> None:
         """Wait for deliveries in flight (shutdown, tests)."""

@@ -13,6 +13,7 @@ from typing import get_args
 import httpx
 
 from callvault.store.identity import User
+from callvault.store.models import Webhook
 from callvault.web.api_webhooks import EventName
 from callvault.web.identity import enable_totp
 from callvault.web.security import CSRF_HEADER
@@ -204,3 +205,22 @@ async def test_a_locked_user_with_2fa_gets_unlock_and_reset_buttons(world: World
     assert 'name="unlock"' in page and 'name="reset_totp"' in page
     jan = users["jan@acme.example"]["id"]
     assert html.unescape(page).count(f'PATCH /api/v1/users/{jan}"') == 2  # edit, disable
+
+
+async def test_webhooks_screen_shows_the_last_delivery_and_offers_test_and_pause(
+    world: World,
+) -> None:
+    async with world.db.session() as session:
+        hook = Webhook(
+            account_id=world.accounts["acme"].id, url="https://crm.example/hook", secret="s",
+            events=[], enabled=True, last_delivery_at=datetime.now(UTC), last_event="call.ended",
+            last_outcome="failed after 4 attempts: HTTP 500", failures_in_row=3,
+        )  # fmt: skip
+        session.add(hook)
+        await session.commit()
+        hook_id = hook.id
+    admin = await world.signed_in("administrator")
+    page = html.unescape((await admin.get("/admin/webhooks?lang=en")).text)
+    assert "failed after 4 attempts: HTTP 500" in page and "3 failed in a row" in page
+    assert f'data-api="POST /api/v1/webhooks/{hook_id}/test"' in page
+    assert f'data-api="PATCH /api/v1/webhooks/{hook_id}"' in page and ">Pause<" in page

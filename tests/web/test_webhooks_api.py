@@ -153,3 +153,60 @@ async def test_ringing_comes_from_where_phones_are_rung(world: World) -> None:
     while (event := await seen.get(0.01)) is not None:
         names.append((event.name, event.data.get("login")))
     assert names == [("call.started", None), ("call.ringing", "jan"), ("call.ringing", "ewa")]
+
+
+async def test_outcomes_are_kept_a_paused_hook_gets_nothing_and_a_test_ping_goes_out(
+    world: World,
+) -> None:
+    webhooks = world.node.recordings.webhooks
+    assert webhooks is not None
+    webhooks.allow_networks.append("127.0.0.1")
+    webhooks.retry_delays_s = (0.05,)
+    got: list[Delivery] = []
+    status = {"code": 200}
+
+    async def hook(request: Request) -> PlainTextResponse:
+        got.append(Delivery(dict(request.headers), await request.body()))
+        return PlainTextResponse("x", status_code=status["code"])
+
+    admin = await world.signed_in("administrator")
+    acme = world.accounts["acme"].id
+    async with serve(Starlette(routes=[Route("/hook", hook, methods=["POST"])])) as port:
+        made = await admin.post("/api/v1/webhooks", json={"url": f"http://127.0.0.1:{port}/hook"})
+        hook_id = made.json()["id"]
+        assert made.json()["last_outcome"] is None and made.json()["failures_in_row"] == 0
+        await webhooks.emit(acme, "call.ended", {"call_id": "c-1"})
+        await webhooks.drain()
+        (listed,) = (await admin.get("/api/v1/webhooks")).json()
+        assert (
+            listed["last_outcome"] == "delivered (HTTP 200)"
+            and listed["last_event"] == "call.ended"
+        )
+        assert listed["last_delivery_at"] and listed["failures_in_row"] == 0
+
+        status["code"] = 500
+        await webhooks.emit(acme, "call.ended", {"call_id": "c-2"})
+        await webhooks.drain()
+        (listed,) = (await admin.get("/api/v1/webhooks")).json()
+        assert listed["last_outcome"] == "failed after 2 attempts: HTTP 500"
+        assert listed["failures_in_row"] == 1 and len(got) == 3  # one, then two attempts
+
+        paused = await admin.patch(f"/api/v1/webhooks/{hook_id}", json={"enabled": False})
+        assert paused.status_code == 200 and paused.json()["enabled"] is False
+        await webhooks.emit(acme, "call.ended", {"call_id": "c-3"})
+        await webhooks.drain()
+        assert len(got) == 3, "a paused webhook gets nothing"
+
+        status["code"] = 204
+        ping = await admin.post(f"/api/v1/webhooks/{hook_id}/test")
+        assert ping.status_code == 202
+        await webhooks.drain()
+        assert got[-1].headers["x-event"] == "webhook.test" and len(got) == 4
+        assert got[-1].json["data"]["webhook_id"] == hook_id
+        (listed,) = (await admin.get("/api/v1/webhooks")).json()
+        assert listed["last_outcome"] == "delivered (HTTP 204)" and listed["failures_in_row"] == 0
+    beta = await world.signed_in("beta_admin")
+    assert (await beta.post(f"/api/v1/webhooks/{hook_id}/test")).status_code == 404
+    assert (
+        await beta.patch(f"/api/v1/webhooks/{hook_id}", json={"enabled": True})
+    ).status_code == 404

@@ -345,6 +345,14 @@ class Webhook(Base):
     """Event names (``recording.ready``, ``call.ended``...); empty: every event."""
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_delivery_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    """When the last delivery ended (delivered, or given up after its retries)."""
+    last_event: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_outcome: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    """``delivered (HTTP 200)`` or why it failed (``HTTP 500``, a connection error...)."""
+    failures_in_row: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # The access-control tables (and the background jobs' table, store.jobs) live in

@@ -25,6 +25,7 @@ from callvault.store.models import Webhook
 from callvault.web.admin_context import Admin
 from callvault.web.api_admin import RowId, audit_change
 from callvault.web.context import Session, iso
+from callvault.web.errors import ApiError
 from callvault.web.security import Principal, require
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -57,7 +58,25 @@ def webhook_json(hook: Webhook) -> dict[str, Any]:
         "events": list(hook.events),
         "enabled": hook.enabled,
         "created_at": iso(hook.created_at),
+        "last_delivery_at": iso(hook.last_delivery_at),
+        "last_event": hook.last_event,
+        "last_outcome": hook.last_outcome,
+        "failures_in_row": hook.failures_in_row or 0,
     }
+
+
+class WebhookPatch(BaseModel):
+    """Changes to a subscription."""
+
+    enabled: bool | None = None
+    events: list[EventName] | None = Field(None, description="[]: every event")
+
+
+async def _own(session: Session, principal: Principal, webhook_id: int) -> Webhook:
+    hook = await session.get(Webhook, webhook_id)
+    if hook is None or hook.account_id != principal.account_id:
+        raise NotFoundError(f"no webhook {webhook_id}")
+    return hook
 
 
 @router.get("")
@@ -102,14 +121,45 @@ async def add_webhook(
     return {**out, "secret": secret}
 
 
+@router.patch("/{webhook_id}")
+async def change_webhook(
+    webhook_id: RowId, body: WebhookPatch, request: Request, principal: Manager, session: Session
+) -> dict[str, Any]:
+    """Pause or resume a subscription, or change its events."""
+    hook = await _own(session, principal, webhook_id)
+    if body.enabled is not None:
+        hook.enabled = body.enabled
+    if body.events is not None:
+        hook.events = list(dict.fromkeys(body.events))
+    await session.flush()
+    changes = body.model_dump(exclude_unset=True)
+    await audit_change(
+        request, session, principal, "webhook.update", "webhook", str(webhook_id), changes
+    )
+    return webhook_json(hook)
+
+
+@router.post("/{webhook_id}/test", status_code=202)
+async def test_webhook(
+    webhook_id: RowId, principal: Manager, session: Session, admin: Admin
+) -> dict[str, Any]:
+    """Send a signed ``webhook.test`` event to this URL now (retries as usual); its outcome
+    shows on the webhook as ``last_outcome``."""
+    hook = await _own(session, principal, webhook_id)
+    if admin.webhooks is None:
+        raise ApiError(503, "this node sends no webhooks", error="unavailable")
+    data = {"webhook_id": hook.id, "message": "a test delivery from callvault"}
+    body = admin.webhooks.body(principal.account_id, "webhook.test", data)
+    admin.webhooks.send(hook, "webhook.test", body)
+    return {"queued": True, "event": "webhook.test"}
+
+
 @router.delete("/{webhook_id}", status_code=204)
 async def delete_webhook(
     webhook_id: RowId, request: Request, principal: Manager, session: Session
 ) -> Response:
     """Stop a subscription."""
-    hook = await session.get(Webhook, webhook_id)
-    if hook is None or hook.account_id != principal.account_id:
-        raise NotFoundError(f"no webhook {webhook_id}")
+    hook = await _own(session, principal, webhook_id)
     detail = {"url": hook.url}
     await session.delete(hook)
     await session.flush()

@@ -33,7 +33,7 @@ ACTIONS = (
     "prompt.create", "prompt.delete", "rule.create", "rule.update", "rule.delete",
     "user.create", "user.update", "user.delete", "role.create", "role.delete",
     "account.login_networks", "token.create", "token.delete", "webhook.create",
-    "webhook.delete", "audit.export",
+    "webhook.update", "webhook.delete", "audit.export",
 )  # fmt: skip
 """Actions offered in the filter (any other can still be typed in the URL)."""
 

@@ -36,6 +36,11 @@ async def webhooks_page(request: Request, session: Session) -> Response:
             "events": list(hook["events"]),
             "enabled": bool(hook["enabled"]),
             "created": t.when(hook["created_at"]),
+            "last_at": t.when(hook["last_delivery_at"], seconds=True),
+            "last_event": hook["last_event"] or "",
+            "last_outcome": hook["last_outcome"] or "",
+            "delivered": str(hook["last_outcome"] or "").startswith("delivered"),
+            "failures": hook["failures_in_row"],
         }
         for hook in await list_webhooks(page.principal, session)
     ]
